@@ -1,0 +1,1 @@
+"""Accounts: owners and operators, OAuth tokens and scopes."""

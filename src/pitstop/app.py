@@ -1,0 +1,112 @@
+"""`create_app(settings)`: assembles the parts, routes and middlewares of one server process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from sqlalchemy.exc import DBAPIError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from pitstop.accounts import routes as account_routes
+from pitstop.accounts.tokens import Tokens
+from pitstop.accounts.users import Users
+from pitstop.availability import health
+from pitstop.clock import Clock, SystemClock
+from pitstop.db import create_engine, migrate
+from pitstop.fleet import routes as fleet_routes
+from pitstop.fleet.registry import Registry
+from pitstop.fleet.state import VehicleStates
+from pitstop.link import endpoint as link_routes
+from pitstop.link.hub import LinkHub
+from pitstop.responses import ApiError, api_error_handler, error_body, http_error_handler, json_response
+from pitstop.runtime import Runtime
+from pitstop.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def dependency_failed(request: Request, exc: Exception) -> Response:
+    """A database that is down or timing out is a 503 the client can retry, never a traceback."""
+    log.warning("dependency failure on %s: %s", request.url.path, exc)
+    return json_response(
+        error_body(
+            "service_unavailable",
+            "Pitstop cannot reach its database right now. Please retry shortly.",
+        ),
+        503,
+        {"Retry-After": "5", "Cache-Control": "no-store"},
+    )
+
+
+def build_runtime(settings: Settings, clock: Clock) -> Runtime:
+    engine = create_engine(settings.resolved_database_url())
+    registry = Registry(engine, clock)
+    return Runtime(
+        settings=settings,
+        clock=clock,
+        engine=engine,
+        users=Users(engine, clock),
+        tokens=Tokens(
+            engine,
+            clock,
+            secret_key=settings.resolved_secret_key(),
+            access_ttl=settings.access_token_ttl,
+            refresh_ttl=settings.refresh_token_ttl,
+            cache_ttl=settings.token_cache_ttl,
+        ),
+        registry=registry,
+        states=VehicleStates(engine, clock, flush_interval=settings.telemetry_flush_interval),
+        hub=LinkHub(
+            registry,
+            clock,
+            command_timeout=settings.command_timeout,
+            command_expiry=settings.command_expiry,
+        ),
+    )
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    rt = build_runtime(settings, clock or SystemClock())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await migrate(rt.engine)
+        await rt.registry.load()
+        await rt.states.load()
+        writer = asyncio.create_task(rt.states.run_writer(), name="telemetry-writer")
+        try:
+            yield
+        finally:
+            await rt.hub.reconnect_all()
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+            with contextlib.suppress(Exception):
+                await rt.states.flush()
+            await rt.engine.dispose()
+
+    app = Starlette(
+        routes=[
+            *health.routes,
+            *account_routes.routes,
+            *fleet_routes.routes,
+            *link_routes.routes,
+        ],
+        exception_handlers={
+            ApiError: api_error_handler,
+            HTTPException: http_error_handler,
+            DBAPIError: dependency_failed,
+            OSError: dependency_failed,
+        },
+        lifespan=lifespan,
+    )
+    app.state.runtime = rt
+    app.state.draining = False
+    return app

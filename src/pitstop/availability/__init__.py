@@ -1,0 +1,1 @@
+"""Availability: health, readiness and (later) maintenance windows, the gate and drain."""

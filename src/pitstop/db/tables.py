@@ -1,0 +1,116 @@
+"""Every table, in one metadata. Each package owns its tables and is the only one to touch them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+
+class Timestamp(sa.TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite would hand back naive ones)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime; use the clock")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value is not None else None
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("full_name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),  # owner | operator
+    sa.Column("created_at", Timestamp(), nullable=False),
+)
+
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("kind", sa.String(10), nullable=False),  # access | refresh
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("scopes", sa.String(500), nullable=False),
+    sa.Column("client_id", sa.String(100), nullable=False, server_default=""),
+    sa.Column("label", sa.String(200), nullable=False, server_default=""),
+    sa.Column("created_at", Timestamp(), nullable=False),
+    sa.Column("expires_at", Timestamp(), nullable=False),
+    sa.Column("revoked_at", Timestamp(), nullable=True),
+)
+
+auth_codes = sa.Table(
+    "auth_codes",
+    metadata,
+    sa.Column("code_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("client_id", sa.String(100), nullable=False),
+    sa.Column("redirect_uri", sa.String(2000), nullable=False),
+    sa.Column("code_challenge", sa.String(200), nullable=False),
+    sa.Column("scopes", sa.String(500), nullable=False),
+    sa.Column("expires_at", Timestamp(), nullable=False),
+    sa.Column("used_at", Timestamp(), nullable=True),
+)
+
+# --- fleet ----------------------------------------------------------------------------------
+
+vehicles = sa.Table(
+    "vehicles",
+    metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("vin", sa.String(17), nullable=False, unique=True),
+    sa.Column("owner_id", sa.ForeignKey("users.id", ondelete="RESTRICT"), nullable=False, index=True),
+    sa.Column("display_name", sa.String(100), nullable=False, server_default=""),
+    sa.Column("car_type", sa.String(30), nullable=False, server_default="model3"),
+    # The car's credential: sha256 of its secret, for the link's sign-in.
+    sa.Column("link_auth_hash", sa.String(64), nullable=False),
+    # The key commands are signed with; the car derives the same key from its secret.
+    sa.Column("command_key", sa.String(64), nullable=False),
+    # Every command gets the next number, so the car can refuse replays (across replicas too).
+    sa.Column("command_counter", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("created_at", Timestamp(), nullable=False),
+)
+
+vehicle_states = sa.Table(
+    "vehicle_states",
+    metadata,
+    sa.Column(
+        "vehicle_id", sa.ForeignKey("vehicles.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("state", sa.JSON, nullable=False),
+    sa.Column("last_seq", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("updated_at", Timestamp(), nullable=False),
+)
+
+telemetry = sa.Table(
+    "telemetry",
+    metadata,
+    sa.Column("vehicle_id", sa.ForeignKey("vehicles.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("recorded_at", Timestamp(), nullable=False),
+    sa.Column("signals", sa.JSON, nullable=False),
+)

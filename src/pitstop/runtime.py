@@ -1,0 +1,33 @@
+"""The running parts of one server process, made once at start and shared by every route."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import HTTPConnection
+
+from pitstop.accounts.tokens import Tokens
+from pitstop.accounts.users import Users
+from pitstop.clock import Clock
+from pitstop.fleet.registry import Registry
+from pitstop.fleet.state import VehicleStates
+from pitstop.link.hub import LinkHub
+from pitstop.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock
+    engine: AsyncEngine
+    users: Users
+    tokens: Tokens
+    registry: Registry
+    states: VehicleStates
+    hub: LinkHub
+
+
+def runtime(conn: HTTPConnection) -> Runtime:
+    rt: Runtime = conn.app.state.runtime
+    return rt

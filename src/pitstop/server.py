@@ -1,0 +1,60 @@
+"""Running the ASGI app on a real socket: for `pitstop serve`, `pitstop demo` and the tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import uvicorn
+from starlette.types import ASGIApp
+
+
+@dataclass
+class RunningServer:
+    url: str
+    port: int
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        await self.task
+
+
+def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+async def start(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning") -> RunningServer:
+    """Serve `app` in this event loop until `stop()`; port 0 picks a free one."""
+    sock = bind(host, port)
+    config = uvicorn.Config(
+        app, log_level=log_level, lifespan="on", ws_ping_interval=20, timeout_graceful_shutdown=10
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn")
+    while not server.started:
+        if task.done():
+            sock.close()
+            await task  # raises the start-up error
+            raise RuntimeError("the server stopped while starting")
+        await asyncio.sleep(0.01)
+    bound = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    return RunningServer(url=f"http://{shown}:{bound}", port=bound, server=server, task=task)
+
+
+@contextlib.asynccontextmanager
+async def serving(app: ASGIApp, **kwargs: object) -> AsyncIterator[RunningServer]:
+    running = await start(app, **kwargs)  # type: ignore[arg-type]
+    try:
+        yield running
+    finally:
+        await running.stop()

@@ -1,0 +1,94 @@
+"""One typed settings object, read from `PITSTOP_*` environment variables and an optional TOML file.
+
+Precedence: keyword arguments, then the environment, then the TOML file named by
+`PITSTOP_CONFIG`, then the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import platformdirs
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("pitstop", appauthor=False))
+
+
+class Settings(msgspec.Struct, kw_only=True):
+    #: Where state lives: the SQLite file, the server secret, demo.json.
+    data_dir: Path = msgspec.field(default_factory=default_data_dir)
+    #: SQLAlchemy URL; `postgresql://...` and `sqlite:///...` are accepted as well as the async forms.
+    #: Empty means SQLite in the data dir.
+    database_url: str = ""
+    #: The public base URL of this server (used in links and id_tokens). Empty: derived from requests.
+    public_url: str = ""
+    #: Signs id_tokens and bypass cookies. Empty: generated once and kept in the data dir.
+    secret_key: str = ""
+    #: Lifetimes, in seconds.
+    access_token_ttl: int = 8 * 3600
+    refresh_token_ttl: int = 90 * 24 * 3600
+    #: How long the server waits for a car to answer a command, in seconds.
+    command_timeout: float = 10.0
+    #: How long a signed command stays valid on the car, in seconds.
+    command_expiry: float = 30.0
+    #: How often buffered telemetry is written to the database, in seconds.
+    telemetry_flush_interval: float = 0.2
+    #: How long an authenticated token stays in the in-memory cache, in seconds.
+    #: Bounds how long a revoked token may still work on another server process.
+    token_cache_ttl: float = 5.0
+
+    def resolved_database_url(self) -> str:
+        return async_database_url(self.database_url or f"sqlite:///{self.data_dir / 'pitstop.db'}")
+
+    def resolved_secret_key(self) -> str:
+        """The server secret; created in the data dir the first time it is needed."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+def async_database_url(url: str) -> str:
+    """Turn a plain database URL into the async driver form SQLAlchemy needs."""
+    for plain, driver in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("sqlite:///", "sqlite+aiosqlite:///"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+def _decode_path(kind: type, value: Any) -> Any:
+    if kind is Path and isinstance(value, str):
+        return Path(value).expanduser()
+    raise NotImplementedError(kind)
+
+
+def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build settings from the TOML file, the environment and `overrides`, in rising precedence."""
+    env = dict(os.environ if env is None else env)
+    values: dict[str, Any] = {}
+    config_file = env.get("PITSTOP_CONFIG")
+    if config_file:
+        values.update(tomllib.loads(Path(config_file).read_text()))
+    for field in msgspec.structs.fields(Settings):
+        key = f"PITSTOP_{field.name.upper()}"
+        if key in env:
+            values[field.name] = env[key]
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return msgspec.convert(values, Settings, strict=False, dec_hook=_decode_path)
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"invalid settings: {exc}") from exc
