@@ -14,11 +14,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
+from tests.world import World
 
 from pitstop.app import create_app
 from pitstop.clock import Clock, SystemClock
 from pitstop.settings import Settings, load_settings
-from tests.world import World
 
 PG_ENV = "PITSTOP_TEST_DATABASE_URL"
 
@@ -40,7 +40,10 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     base = make_url(_postgres_base())
     name = f"pitstop_test_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(
-        host=base.host, port=base.port or 5432, user=base.username or "postgres", database=base.database
+        host=base.host,
+        port=base.port or 5432,
+        user=base.username or "postgres",
+        database=base.database,
     )
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
@@ -48,7 +51,10 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         await admin.close()
     yield base.set(database=name, drivername="postgresql").render_as_string(hide_password=False)
     admin = await asyncpg.connect(
-        host=base.host, port=base.port or 5432, user=base.username or "postgres", database=base.database
+        host=base.host,
+        port=base.port or 5432,
+        user=base.username or "postgres",
+        database=base.database,
     )
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

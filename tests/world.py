@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import httpx
+from pitstop.sim.model import CarModel
 from starlette.applications import Starlette
 
 from pitstop.accounts.users import User
@@ -18,7 +19,6 @@ from pitstop.clock import Clock
 from pitstop.runtime import Runtime
 from pitstop.server import RunningServer, start
 from pitstop.sim.car import SimulatedCar
-from pitstop.sim.model import CarModel
 
 _vins = itertools.count(1)
 
@@ -88,15 +88,22 @@ class World:
         **model_kwargs: object,
     ) -> SimulatedCar:
         vin = vin or new_vin()
-        vehicle, secret = await self.rt.registry.register(
+        _vehicle, secret = await self.rt.registry.register(
             owner_id=owner.user.id, vin=vin, display_name=name
         )
-        model = CarModel(vin=vin, now=self.clock.now(), name=name, rng=random.Random(1), **model_kwargs)  # type: ignore[arg-type]
+        model = CarModel(
+            vin=vin, now=self.clock.now(), name=name, rng=random.Random(1), **model_kwargs
+        )  # type: ignore[arg-type]
         if setup:
             setup(model)
         car = SimulatedCar(
-            server_url=self.url, vin=vin, secret=secret, model=model, clock=self.clock,
-            tick=0.05, rng=random.Random(2),
+            server_url=self.url,
+            vin=vin,
+            secret=secret,
+            model=model,
+            clock=self.clock,
+            tick=0.05,
+            rng=random.Random(2),
         )
         if connect:
             self.start(car)

@@ -24,9 +24,15 @@ from pitstop.fleet.registry import Registry
 from pitstop.fleet.state import VehicleStates
 from pitstop.link import endpoint as link_routes
 from pitstop.link.hub import LinkHub
-from pitstop.responses import ApiError, api_error_handler, error_body, http_error_handler, json_response
+from pitstop.responses import (
+    ApiError,
+    api_error_handler,
+    error_body,
+    http_error_handler,
+    json_response,
+)
 from pitstop.runtime import Runtime
-from pitstop.settings import Settings
+from pitstop.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -110,3 +116,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     app.state.runtime = rt
     app.state.draining = False
     return app
+
+
+def from_environment() -> Starlette:
+    """The app as `pitstop serve` runs it: settings from the environment (uvicorn's factory)."""
+    return create_app(load_settings())

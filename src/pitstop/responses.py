@@ -42,7 +42,9 @@ class ApiError(Exception):
         self.extra = extra
 
 
-def json_response(payload: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+def json_response(
+    payload: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
     return Response(_encoder.encode(payload), status, headers, media_type=JSON)
 
 

@@ -32,7 +32,9 @@ def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
-async def start(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning") -> RunningServer:
+async def start(
+    app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning"
+) -> RunningServer:
     """Serve `app` in this event loop until `stop()`; port 0 picks a free one."""
     sock = bind(host, port)
     config = uvicorn.Config(

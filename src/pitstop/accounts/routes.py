@@ -62,7 +62,8 @@ async def token(request: Request) -> Response:
         username, password, client_id = _required(form, "username", "password", "client_id")
         if client_id not in PASSWORD_CLIENTS:
             raise OAuthError(
-                "unauthorized_client", "This client must use the authorization_code grant with PKCE."
+                "unauthorized_client",
+                "This client must use the authorization_code grant with PKCE.",
             )
         user = await rt.users.authenticate(username, password)
         if user is None:
@@ -113,7 +114,9 @@ async def authorize(request: Request) -> Response:
         if user is None:
             error = "The email or password is wrong."
         else:
-            requested = scope_names.parse(params.get("scope", "")) or scope_names.ROLE_SCOPES[user.role]
+            requested = (
+                scope_names.parse(params.get("scope", "")) or scope_names.ROLE_SCOPES[user.role]
+            )
             granted = requested & scope_names.ROLE_SCOPES[user.role]
             code = await rt.tokens.create_code(
                 user,
@@ -131,13 +134,27 @@ async def authorize(request: Request) -> Response:
         k: v
         for k, v in params.items()
         if k
-        in {"client_id", "redirect_uri", "response_type", "scope", "state", "code_challenge", "code_challenge_method"}
+        in {
+            "client_id",
+            "redirect_uri",
+            "response_type",
+            "scope",
+            "state",
+            "code_challenge",
+            "code_challenge_method",
+        }
     }
     return templates.TemplateResponse(
         request,
         "signin.html",
-        {"problem": "", "error": error, "hidden": hidden, "client_id": client_id,
-         "email": params.get("email", ""), "redirect_host": urlsplit(redirect_uri).netloc},
+        {
+            "problem": "",
+            "error": error,
+            "hidden": hidden,
+            "client_id": client_id,
+            "email": params.get("email", ""),
+            "redirect_host": urlsplit(redirect_uri).netloc,
+        },
         status_code=401 if error else 200,
     )
 
@@ -206,8 +223,12 @@ async def create_token(request: Request) -> Response:
     await authenticate_operator(request)
     body = await read_body(request, NewToken)
     if not 0 < body.ttl_days <= 3650:
-        raise ApiError(422, "invalid_field", "ttl_days must be between 0 and 3650.",
-                       messages={"ttl_days": ["must be between 0 and 3650"]})
+        raise ApiError(
+            422,
+            "invalid_field",
+            "ttl_days must be between 0 and 3650.",
+            messages={"ttl_days": ["must be between 0 and 3650"]},
+        )
     rt = runtime(request)
     user = await rt.users.by_email(body.email)
     if user is None:
@@ -235,7 +256,9 @@ async def revoke_token(request: Request) -> Response:
     await authenticate_operator(request)
     raw_id = request.path_params["token_id"]
     if not raw_id.isdigit():
-        raise ApiError(422, "invalid_field", "A token id is a number.", messages={"token_id": ["not a number"]})
+        raise ApiError(
+            422, "invalid_field", "A token id is a number.", messages={"token_id": ["not a number"]}
+        )
     if not await runtime(request).tokens.revoke(token_id=int(raw_id)):
         raise ApiError(404, "not_found", f"There is no active token with id {raw_id}.")
     return ok({"revoked": True, "id": int(raw_id)})

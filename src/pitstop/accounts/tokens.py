@@ -127,7 +127,11 @@ class Tokens:
         }
         access = jwt.encode(claims, self.secret_key, algorithm="HS256")
         rows = [
-            dict(kind="access", token_hash=token_hash(access), expires_at=now + timedelta(seconds=ttl))
+            dict(
+                kind="access",
+                token_hash=token_hash(access),
+                expires_at=now + timedelta(seconds=ttl),
+            )
         ]
         refresh_token = None
         if refresh and scope_names.OFFLINE_ACCESS in granted:
@@ -193,7 +197,9 @@ class Tokens:
             if row is None or row.revoked_at is not None:
                 self._cache.pop(key, None)
                 raise ApiError(
-                    401, "invalid_token", "The access token is not valid: it is unknown or was revoked."
+                    401,
+                    "invalid_token",
+                    "The access token is not valid: it is unknown or was revoked.",
                 )
             principal = Principal(
                 user_id=row.user_id,
@@ -226,12 +232,18 @@ class Tokens:
                 )
             ).first()
             if row is None or row.revoked_at is not None or row.expires_at <= now:
-                raise OAuthError("invalid_grant", "The refresh token is invalid, expired or revoked.", 401)
+                raise OAuthError(
+                    "invalid_grant", "The refresh token is invalid, expired or revoked.", 401
+                )
             if client_id and row.client_id and client_id != row.client_id:
-                raise OAuthError("invalid_grant", "The refresh token was issued to another client.", 401)
+                raise OAuthError(
+                    "invalid_grant", "The refresh token was issued to another client.", 401
+                )
             await conn.execute(tokens.update().where(tokens.c.id == row.id).values(revoked_at=now))
             user_row = (await conn.execute(sa.select(users).where(users.c.id == row.user_id))).one()
-        user = User(id=user_row.id, email=user_row.email, full_name=user_row.full_name, role=user_row.role)
+        user = User(
+            id=user_row.id, email=user_row.email, full_name=user_row.full_name, role=user_row.role
+        )
         return await self.issue(
             user, scope_names.parse(row.scopes), client_id=row.client_id, label=row.label
         )
@@ -280,7 +292,13 @@ class Tokens:
     # --- authorization codes (PKCE) --------------------------------------------------------
 
     async def create_code(
-        self, user: User, *, client_id: str, redirect_uri: str, code_challenge: str, scopes: frozenset[str]
+        self,
+        user: User,
+        *,
+        client_id: str,
+        redirect_uri: str,
+        code_challenge: str,
+        scopes: frozenset[str],
     ) -> str:
         code = secrets.token_urlsafe(32)
         async with self.engine.begin() as conn:
@@ -303,20 +321,32 @@ class Tokens:
         now = self.clock.now()
         async with self.engine.begin() as conn:
             row = (
-                await conn.execute(sa.select(auth_codes).where(auth_codes.c.code_hash == token_hash(code)))
+                await conn.execute(
+                    sa.select(auth_codes).where(auth_codes.c.code_hash == token_hash(code))
+                )
             ).first()
             if row is None or row.used_at is not None or row.expires_at <= now:
-                raise OAuthError("invalid_grant", "The authorization code is invalid, used or expired.")
+                raise OAuthError(
+                    "invalid_grant", "The authorization code is invalid, used or expired."
+                )
             # Used once, whatever happens next.
             await conn.execute(
-                auth_codes.update().where(auth_codes.c.code_hash == row.code_hash).values(used_at=now)
+                auth_codes.update()
+                .where(auth_codes.c.code_hash == row.code_hash)
+                .values(used_at=now)
             )
             if row.client_id != client_id or row.redirect_uri != redirect_uri:
-                raise OAuthError("invalid_grant", "client_id or redirect_uri differ from the authorization.")
+                raise OAuthError(
+                    "invalid_grant", "client_id or redirect_uri differ from the authorization."
+                )
             digest = hashlib.sha256(code_verifier.encode()).digest()
             challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
             if not secrets.compare_digest(challenge, row.code_challenge):
-                raise OAuthError("invalid_grant", "The code_verifier does not match the code_challenge.")
+                raise OAuthError(
+                    "invalid_grant", "The code_verifier does not match the code_challenge."
+                )
             user_row = (await conn.execute(sa.select(users).where(users.c.id == row.user_id))).one()
-        user = User(id=user_row.id, email=user_row.email, full_name=user_row.full_name, role=user_row.role)
+        user = User(
+            id=user_row.id, email=user_row.email, full_name=user_row.full_name, role=user_row.role
+        )
         return await self.issue(user, scope_names.parse(row.scopes), client_id=client_id)

@@ -36,7 +36,9 @@ class Users:
         self.engine = engine
         self.clock = clock
 
-    async def create(self, email: str, password: str, *, role: str = "owner", full_name: str = "") -> User:
+    async def create(
+        self, email: str, password: str, *, role: str = "owner", full_name: str = ""
+    ) -> User:
         email = email.strip().lower()
         if not _EMAIL.match(email):
             raise ValueError(f"{email!r} is not an email address")

@@ -16,7 +16,9 @@ async def healthz(request: Request) -> Response:
 async def readyz(request: Request) -> Response:
     draining = getattr(request.app.state, "draining", False)
     if draining:
-        return json_response({"status": "draining"}, 503, {"Cache-Control": "no-store", "Retry-After": "5"})
+        return json_response(
+            {"status": "draining"}, 503, {"Cache-Control": "no-store", "Retry-After": "5"}
+        )
     return json_response({"status": "ready"}, headers={"Cache-Control": "no-store"})
 
 

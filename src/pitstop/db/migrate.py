@@ -21,6 +21,7 @@ def alembic_config(url: str) -> Config:
 async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the database behind `engine` up to `revision`."""
     async with engine.begin() as conn:
+
         def upgrade(sync_conn: object) -> None:
             config = alembic_config(str(engine.url))
             config.attributes["connection"] = sync_conn

@@ -17,7 +17,6 @@ metadata = sa.MetaData(
 )
 
 
-
 class Timestamp(sa.TypeDecorator[datetime]):
     """A timezone-aware UTC datetime on every backend (SQLite would hand back naive ones)."""
 
@@ -83,7 +82,9 @@ vehicles = sa.Table(
     metadata,
     sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("vin", sa.String(17), nullable=False, unique=True),
-    sa.Column("owner_id", sa.ForeignKey("users.id", ondelete="RESTRICT"), nullable=False, index=True),
+    sa.Column(
+        "owner_id", sa.ForeignKey("users.id", ondelete="RESTRICT"), nullable=False, index=True
+    ),
     sa.Column("display_name", sa.String(100), nullable=False, server_default=""),
     sa.Column("car_type", sa.String(30), nullable=False, server_default="model3"),
     # The car's credential: sha256 of its secret, for the link's sign-in.
@@ -98,9 +99,7 @@ vehicles = sa.Table(
 vehicle_states = sa.Table(
     "vehicle_states",
     metadata,
-    sa.Column(
-        "vehicle_id", sa.ForeignKey("vehicles.id", ondelete="CASCADE"), primary_key=True
-    ),
+    sa.Column("vehicle_id", sa.ForeignKey("vehicles.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("state", sa.JSON, nullable=False),
     sa.Column("last_seq", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("updated_at", Timestamp(), nullable=False),

@@ -130,7 +130,10 @@ def validate(name: str, params: msgspec.Struct) -> None:
         if not CHARGE_LIMIT_MIN <= params.percent <= CHARGE_LIMIT_MAX:
             raise _invalid("percent", f"must be between {CHARGE_LIMIT_MIN} and {CHARGE_LIMIT_MAX}")
     elif isinstance(params, SetTemps):
-        for field, value in (("driver_temp", params.driver_temp), ("passenger_temp", params.passenger_temp)):
+        for field, value in (
+            ("driver_temp", params.driver_temp),
+            ("passenger_temp", params.passenger_temp),
+        ):
             if value is not None and not TEMP_MIN <= value <= TEMP_MAX:
                 raise _invalid(field, f"must be between {TEMP_MIN} and {TEMP_MAX} °C")
     elif isinstance(params, SetScheduledCharging):

@@ -119,14 +119,18 @@ class Registry:
         async with self.engine.connect() as conn:
             rows = (
                 await conn.execute(
-                    sa.select(vehicles).where(vehicles.c.owner_id == owner_id).order_by(vehicles.c.created_at, vehicles.c.vin)
+                    sa.select(vehicles)
+                    .where(vehicles.c.owner_id == owner_id)
+                    .order_by(vehicles.c.created_at, vehicles.c.vin)
                 )
             ).all()
         return [self._remember(self._from_row(r)) for r in rows]
 
     async def authenticate_car(self, vin: str, secret: str) -> Vehicle | None:
         async with self.engine.connect() as conn:
-            row = (await conn.execute(sa.select(vehicles).where(vehicles.c.vin == vin.upper()))).first()
+            row = (
+                await conn.execute(sa.select(vehicles).where(vehicles.c.vin == vin.upper()))
+            ).first()
         if row is None or not secrets.compare_digest(row.link_auth_hash, link_auth_hash(secret)):
             return None
         return self._remember(self._from_row(row))

@@ -99,12 +99,16 @@ async def list_vehicles(request: Request) -> Response:
         per_page = int(request.query_params.get("per_page", "100"))
     except ValueError as exc:
         raise ApiError(
-            422, "invalid_field", "page and per_page must be whole numbers.",
+            422,
+            "invalid_field",
+            "page and per_page must be whole numbers.",
             messages={"page": ["must be a whole number"]},
         ) from exc
     if page < 1 or not 1 <= per_page <= 100:
         raise ApiError(
-            422, "invalid_field", "page starts at 1 and per_page is between 1 and 100.",
+            422,
+            "invalid_field",
+            "page starts at 1 and per_page is between 1 and 100.",
             messages={"per_page": ["must be between 1 and 100"]},
         )
     cars = await rt.registry.owned_by(principal.user_id)
@@ -140,13 +144,17 @@ def _requested_sections(request: Request, principal: Principal) -> tuple[tuple[s
     unknown = [n for n in names if n not in known]
     if unknown:
         raise ApiError(
-            422, "invalid_field", f"Unknown endpoints: {', '.join(unknown)}.",
+            422,
+            "invalid_field",
+            f"Unknown endpoints: {', '.join(unknown)}.",
             messages={"endpoints": [f"each must be one of: {', '.join(sorted(known))}"]},
         )
     location = LOCATION_DATA in names
     if location and scopes.VEHICLE_LOCATION not in principal.scopes:
         raise ApiError(
-            403, "missing_scopes", "location_data needs the vehicle_location scope.",
+            403,
+            "missing_scopes",
+            "location_data needs the vehicle_location scope.",
             missing_scopes=[scopes.VEHICLE_LOCATION],
         )
     sections = tuple(n for n in names if n != LOCATION_DATA)
@@ -155,7 +163,9 @@ def _requested_sections(request: Request, principal: Principal) -> tuple[tuple[s
     return sections, location
 
 
-def vehicle_data_body(vehicle: Vehicle, live: LiveState, sections: tuple[str, ...], location: bool) -> dict[str, Any]:
+def vehicle_data_body(
+    vehicle: Vehicle, live: LiveState, sections: tuple[str, ...], location: bool
+) -> dict[str, Any]:
     data = summary(vehicle, live)
     for section in sections:
         values = dict(live.sections.get(section, {}))
@@ -181,7 +191,9 @@ async def vehicle_data(request: Request) -> Response:
     key = (vehicle.id, sections, location)
     cached = _cache.get(key)
     if cached is None or cached[0] != live.version:
-        body = encode({"response": vehicle_data_body(vehicle, live, sections, location), "error": None})
+        body = encode(
+            {"response": vehicle_data_body(vehicle, live, sections, location), "error": None}
+        )
         if len(_cache) > 50_000:
             _cache.clear()
         cached = _cache[key] = (live.version, body)
@@ -202,7 +214,9 @@ async def wake_up(request: Request) -> Response:
 async def command(request: Request) -> Response:
     name = request.path_params["name"]
     spec = commands.COMMANDS.get(name)
-    principal = await authenticate_any(request, *(spec.scopes if spec else commands.ANY_COMMAND_SCOPE))
+    principal = await authenticate_any(
+        request, *(spec.scopes if spec else commands.ANY_COMMAND_SCOPE)
+    )
     rt = runtime(request)
     vehicle = await owned_vehicle(rt, principal, request.path_params["key"])
     _, params = commands.parse(name, await request.body())
@@ -213,7 +227,9 @@ async def command(request: Request) -> Response:
         outcome = await rt.hub.command(vehicle, name, params)
     except VehicleUnavailable as exc:
         raise ApiError(
-            408, "vehicle_unavailable", f"The command did not reach the vehicle: {exc.reason}.",
+            408,
+            "vehicle_unavailable",
+            f"The command did not reach the vehicle: {exc.reason}.",
             state=live.state,
         ) from exc
     # A refusal is not an HTTP error: 200 with result false and the car's reason, as Tesla does.
@@ -243,8 +259,12 @@ async def register_vehicle(request: Request) -> Response:
         )
     except ValueError as exc:
         status = 409 if "registered already" in str(exc) else 422
-        raise ApiError(status, "conflict" if status == 409 else "invalid_field", str(exc),
-                       messages={"vin": [str(exc)]}) from exc
+        raise ApiError(
+            status,
+            "conflict" if status == 409 else "invalid_field",
+            str(exc),
+            messages={"vin": [str(exc)]},
+        ) from exc
     return ok({"id": vehicle.id, "id_s": vehicle.id_s, "vin": vehicle.vin, "secret": secret})
 
 

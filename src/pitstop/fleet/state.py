@@ -107,7 +107,9 @@ class VehicleStates:
         live.connected = connected
         live.version += 1
 
-    def apply(self, vehicle_id: int, seq: int, ts_ms: int, signals: dict[str, Any], ack: Ack | None) -> None:
+    def apply(
+        self, vehicle_id: int, seq: int, ts_ms: int, signals: dict[str, Any], ack: Ack | None
+    ) -> None:
         """Take one telemetry record: into memory now, into the database with the next batch."""
         live = self.get(vehicle_id)
         # A resent record the server has already merged changes nothing in memory, but it is

@@ -35,7 +35,9 @@ async def link(websocket: WebSocket) -> None:
         await old.websocket.close(REPLACED, "replaced by a newer connection")
     states = rt.states
     states.set_connected(vehicle.id, True)
-    await session.send(protocol.Welcome(vehicle_id=vehicle.id, last_seq=states.get(vehicle.id).last_seq))
+    await session.send(
+        protocol.Welcome(vehicle_id=vehicle.id, last_seq=states.get(vehicle.id).last_seq)
+    )
 
     async def ack(seq: int) -> None:
         await session.send(protocol.Ack(seq=seq))

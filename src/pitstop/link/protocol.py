@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
@@ -83,11 +83,15 @@ encode = msgspec.json.Encoder(order="sorted").encode
 
 
 def _signed_bytes(vin: str, command: Command) -> bytes:
-    return encode([vin, command.id, command.name, command.params, command.counter, command.expires_at])
+    return encode(
+        [vin, command.id, command.name, command.params, command.counter, command.expires_at]
+    )
 
 
 def sign(command: Command, *, vin: str, key: str) -> Command:
-    signature = hmac.new(bytes.fromhex(key), _signed_bytes(vin, command), hashlib.sha256).hexdigest()
+    signature = hmac.new(
+        bytes.fromhex(key), _signed_bytes(vin, command), hashlib.sha256
+    ).hexdigest()
     return msgspec.structs.replace(command, signature=signature)
 
 

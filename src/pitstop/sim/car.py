@@ -15,12 +15,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
+from pitstop.sim.model import CarModel
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from pitstop.clock import Clock, SystemClock
 from pitstop.link import protocol
-from pitstop.sim.model import CarModel
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,143 @@
+"""`pitstop demo`: a server on SQLite, three simulated cars, a demo owner and an operator."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from pitstop.accounts.users import User, UserExists
+from pitstop.app import create_app
+from pitstop.runtime import Runtime
+from pitstop.server import start
+from pitstop.settings import Settings
+from pitstop.sim.fleet import CarCredential, CredentialStore, Fleet
+
+OWNER_EMAIL = "owner@pitstop.example"
+OPERATOR_EMAIL = "operator@pitstop.example"
+DEMO_PASSWORD = "pitstop-demo"
+
+#: The three demo cars and what they are doing.
+CARS = (
+    ("5YJ3DEM0000000001", "Blue Model 3", "model3", "parked_asleep"),
+    ("5YJYDEM0000000002", "White Model Y", "modely", "charging"),
+    ("5YJ3DEM0000000003", "Red Model 3", "model3", "driving"),
+)
+
+
+@dataclass
+class DemoInfo:
+    url: str
+    owner_token: str
+    operator_token: str
+    vins: list[str]
+
+    def write(self, data_dir: Path) -> Path:
+        path = data_dir / "demo.json"
+        path.write_text(json.dumps(self.__dict__, indent=2))
+        path.chmod(0o600)
+        return path
+
+
+async def _user(rt: Runtime, email: str, role: str, name: str) -> User:
+    try:
+        return await rt.users.create(email, DEMO_PASSWORD, role=role, full_name=name)
+    except UserExists:
+        user = await rt.users.by_email(email)
+        assert user is not None
+        return user
+
+
+async def _cars(
+    rt: Runtime, owner: User, store: CredentialStore, url_key: str
+) -> list[CarCredential]:
+    known = store.load(url_key)
+    creds = []
+    for vin, name, car_type, _ in CARS:
+        if vin not in known:
+            if await rt.registry.by_vin(vin) is not None:
+                raise SystemExit(
+                    f"The demo car {vin} exists in this database but its secret is lost; "
+                    "start the demo with a fresh PITSTOP_DATA_DIR."
+                )
+            _, secret = await rt.registry.register(
+                owner_id=owner.id, vin=vin, display_name=name, car_type=car_type
+            )
+            known[vin] = CarCredential(vin=vin, secret=secret, name=name, car_type=car_type)
+            store.save(url_key, known)
+        creds.append(known[vin])
+    return creds
+
+
+async def run_demo(
+    settings: Settings, *, host: str, port: int, time_scale: float, console: Console
+) -> None:
+    app = create_app(settings)
+    rt: Runtime = app.state.runtime
+    server = await start(app, host=host, port=port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    fleet: Fleet | None = None
+    try:
+        owner = await _user(rt, OWNER_EMAIL, "owner", "Demo Owner")
+        operator = await _user(rt, OPERATOR_EMAIL, "operator", "Demo Operator")
+        store = CredentialStore(settings.data_dir / "demo-cars.json")
+        creds = await _cars(rt, owner, store, "demo")
+        owner_grant = await rt.tokens.issue(owner, client_id="pitstop-demo", label="demo owner")
+        operator_grant = await rt.tokens.issue(
+            operator, client_id="pitstop-demo", label="demo operator"
+        )
+        fleet = Fleet(server.url, creds, situations=[c[3] for c in CARS], time_scale=time_scale)
+        await fleet.start()
+        async with asyncio.timeout(30):
+            await fleet.wait_connected()
+        info = DemoInfo(
+            server.url,
+            owner_grant.access_token,
+            operator_grant.access_token,
+            [c.vin for c in creds],
+        )
+        path = info.write(settings.data_dir)
+        _print_welcome(console, info, path, time_scale)
+        await stop.wait()
+        console.print(
+            "\n[bold]Stopping:[/] cars disconnect, telemetry is flushed, the server shuts down."
+        )
+    finally:
+        if fleet is not None:
+            await fleet.stop()
+        await server.stop()
+    console.print("Pitstop demo stopped cleanly.")
+
+
+def _print_welcome(console: Console, info: DemoInfo, path: Path, time_scale: float) -> None:
+    console.print(f"\n[bold green]Pitstop demo is running[/] at [link={info.url}]{info.url}[/]")
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("car")
+    table.add_column("VIN")
+    table.add_column("doing")
+    for vin, name, _, situation in CARS:
+        table.add_row(name, vin, situation.replace("_", " "))
+    console.print(table)
+    console.print(f"Owner:    {OWNER_EMAIL} / {DEMO_PASSWORD}")
+    console.print(f"Operator: {OPERATOR_EMAIL} / {DEMO_PASSWORD}")
+    console.print(f"Owner token:    {info.owner_token}")
+    console.print(f"Operator token: {info.operator_token}")
+    console.print(f"Written to {path}. Simulated time runs {time_scale:g}x.")
+    console.print("\nTry, in another terminal:")
+    console.print(
+        f"  export PITSTOP_URL={info.url} PITSTOP_TOKEN=$(python3 -c \"import json;print(json.load(open('{path}'))['owner_token'])\")"
+    )
+    console.print("  ./run pitstop vehicles")
+    console.print(f"  ./run pitstop status {info.vins[1]}")
+    console.print(
+        f'  curl -H "Authorization: Bearer $PITSTOP_TOKEN" {info.url}/api/1/vehicles/{info.vins[1]}/vehicle_data'
+    )
+    console.print("\nPress Ctrl-C to stop.")

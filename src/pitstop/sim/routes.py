@@ -1,0 +1,106 @@
+"""Built-in driving loops for the simulator, and the bit of geodesy needed to follow them."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+EARTH_RADIUS_M = 6_371_000.0
+
+LatLon = tuple[float, float]
+
+
+@dataclass
+class Route:
+    """A closed loop of (latitude, longitude) waypoints in degrees (WGS84).
+
+    `speed_limits_kmh[i]` (km/h) applies from waypoint i to waypoint i + 1; the last one
+    leads back to the first. `stop_chance` is the probability of stopping at each waypoint
+    (a red light) for a while.
+    """
+
+    name: str
+    waypoints: list[LatLon]
+    speed_limits_kmh: list[float]
+    stop_chance: float = 0.0
+
+    def __post_init__(self) -> None:
+        if len(self.waypoints) < 2 or len(self.speed_limits_kmh) != len(self.waypoints):
+            raise ValueError(f"route {self.name}: need ≥ 2 waypoints and one limit per segment")
+        if min(self.segment_lengths_m()) <= 0:
+            raise ValueError(f"route {self.name}: consecutive waypoints must differ")
+
+    def segment_lengths_m(self) -> list[float]:
+        n = len(self.waypoints)
+        return [distance_m(self.waypoints[i], self.waypoints[(i + 1) % n]) for i in range(n)]
+
+    @property
+    def length_km(self) -> float:
+        return sum(self.segment_lengths_m()) / 1000
+
+
+def distance_m(a: LatLon, b: LatLon) -> float:
+    """Great-circle distance in metres (haversine)."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = math.sin((lat2 - lat1) / 2) ** 2
+    h += math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(h))
+
+
+def bearing_deg(a: LatLon, b: LatLon) -> float:
+    """Initial compass bearing from `a` to `b`, degrees clockwise from north in [0, 360)."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    y = math.sin(lon2 - lon1) * math.cos(lat2)
+    x = math.cos(lat1) * math.sin(lat2) - math.sin(lat1) * math.cos(lat2) * math.cos(lon2 - lon1)
+    return math.degrees(math.atan2(y, x)) % 360
+
+
+def interpolate(a: LatLon, b: LatLon, fraction: float) -> LatLon:
+    """The point `fraction` of the way from `a` to `b`; linear is fine for segments of a few km."""
+    return (a[0] + (b[0] - a[0]) * fraction, a[1] + (b[1] - a[1]) * fraction)
+
+
+# Around Berlin-Mitte: Unter den Linden, Alexanderplatz, Leipziger Straße, Potsdamer Platz.
+BERLIN_MITTE = Route(
+    name="berlin-mitte",
+    waypoints=[
+        (52.516270, 13.377700),  # Brandenburger Tor
+        (52.517150, 13.388860),  # Unter den Linden / Friedrichstraße
+        (52.517800, 13.398350),  # Schlossbrücke
+        (52.520500, 13.404400),  # Karl-Liebknecht-Straße / Spandauer Straße
+        (52.521700, 13.411000),  # Alexanderplatz
+        (52.516400, 13.408400),  # Molkenmarkt
+        (52.511500, 13.404300),  # Spittelmarkt
+        (52.509750, 13.389300),  # Leipziger Straße / Friedrichstraße
+        (52.509500, 13.376400),  # Potsdamer Platz
+        (52.513300, 13.377100),  # Ebertstraße
+    ],
+    speed_limits_kmh=[50, 50, 50, 50, 50, 50, 50, 50, 50, 30],
+    stop_chance=0.4,
+)
+
+# The Berliner Ring (A10), clockwise from the Havelland interchange: ~180 km of autobahn.
+BERLINER_RING = Route(
+    name="berliner-ring",
+    waypoints=[
+        (52.559000, 12.996000),  # Dreieck Havelland
+        (52.630000, 13.050000),
+        (52.695000, 13.180000),  # Kreuz Oranienburg
+        (52.685000, 13.330000),  # Mühlenbeck
+        (52.660000, 13.450000),  # Dreieck Pankow
+        (52.665000, 13.630000),
+        (52.570000, 13.710000),
+        (52.490000, 13.750000),
+        (52.335000, 13.710000),  # Dreieck Spreeau
+        (52.305000, 13.610000),  # Königs Wusterhausen
+        (52.351000, 13.533000),  # Schönefelder Kreuz
+        (52.329000, 13.373000),  # Ludwigsfelde
+        (52.318000, 13.112000),  # Dreieck Nuthetal
+        (52.338000, 13.024000),  # Dreieck Potsdam
+        (52.390000, 12.940000),  # Dreieck Werder
+        (52.480000, 12.960000),
+    ],
+    speed_limits_kmh=[130, 120, 120, 120, 130, 130, 120, 130, 120, 100, 120, 130, 100, 120, 130, 130],
+)
+
+ROUTES: dict[str, Route] = {route.name: route for route in (BERLIN_MITTE, BERLINER_RING)}
