@@ -71,7 +71,7 @@ def async_database_url(url: str) -> str:
 
 
 def _decode_path(kind: type, value: Any) -> Any:
-    if kind is Path and isinstance(value, str):
+    if kind is Path and isinstance(value, str | Path):
         return Path(value).expanduser()
     raise NotImplementedError(kind)
 

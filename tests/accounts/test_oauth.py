@@ -201,10 +201,7 @@ async def test_pkce_exchange_grants_only_the_requested_scopes(world: World) -> N
     assert token["refresh_token"] is None  # no offline_access asked
     async with world.client(token["access_token"]) as http:
         r = await http.post("/api/1/vehicles/1/command/door_unlock")
-    assert r.status_code == 403 and r.json()["missing_scopes"] == [
-        "vehicle_cmds",
-        "vehicle_charging_cmds",
-    ]
+    assert r.status_code == 403 and r.json()["missing_scopes"] == ["vehicle_cmds"]
 
 
 async def test_sign_in_page_refuses_unsafe_redirects_and_missing_pkce(world: World) -> None:

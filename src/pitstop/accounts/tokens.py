@@ -240,10 +240,7 @@ class Tokens:
                     "invalid_grant", "The refresh token was issued to another client.", 401
                 )
             await conn.execute(tokens.update().where(tokens.c.id == row.id).values(revoked_at=now))
-            user_row = (await conn.execute(sa.select(users).where(users.c.id == row.user_id))).one()
-        user = User(
-            id=user_row.id, email=user_row.email, full_name=user_row.full_name, role=user_row.role
-        )
+        user = await self._user(row.user_id)
         return await self.issue(
             user, scope_names.parse(row.scopes), client_id=row.client_id, label=row.label
         )
@@ -289,6 +286,11 @@ class Tokens:
             for r in rows
         ]
 
+    async def _user(self, user_id: int) -> User:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(users).where(users.c.id == user_id))).one()
+        return User(id=row.id, email=row.email, full_name=row.full_name, role=row.role)
+
     # --- authorization codes (PKCE) --------------------------------------------------------
 
     async def create_code(
@@ -319,34 +321,27 @@ class Tokens:
         self, code: str, *, client_id: str, redirect_uri: str, code_verifier: str
     ) -> TokenGrant:
         now = self.clock.now()
+        key = token_hash(code)
         async with self.engine.begin() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(auth_codes).where(auth_codes.c.code_hash == token_hash(code))
-                )
-            ).first()
-            if row is None or row.used_at is not None or row.expires_at <= now:
-                raise OAuthError(
-                    "invalid_grant", "The authorization code is invalid, used or expired."
-                )
-            # Used once, whatever happens next.
-            await conn.execute(
+            # Claim the code first, in its own transaction: it is used once, whatever happens next,
+            # and of two concurrent exchanges only one gets it.
+            claimed = await conn.execute(
                 auth_codes.update()
-                .where(auth_codes.c.code_hash == row.code_hash)
+                .where(
+                    auth_codes.c.code_hash == key,
+                    auth_codes.c.used_at.is_(None),
+                    auth_codes.c.expires_at > now,
+                )
                 .values(used_at=now)
             )
-            if row.client_id != client_id or row.redirect_uri != redirect_uri:
-                raise OAuthError(
-                    "invalid_grant", "client_id or redirect_uri differ from the authorization."
-                )
-            digest = hashlib.sha256(code_verifier.encode()).digest()
-            challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-            if not secrets.compare_digest(challenge, row.code_challenge):
-                raise OAuthError(
-                    "invalid_grant", "The code_verifier does not match the code_challenge."
-                )
-            user_row = (await conn.execute(sa.select(users).where(users.c.id == row.user_id))).one()
-        user = User(
-            id=user_row.id, email=user_row.email, full_name=user_row.full_name, role=user_row.role
-        )
+            row = (await conn.execute(sa.select(auth_codes).where(auth_codes.c.code_hash == key))).first()
+        if not claimed.rowcount or row is None:
+            raise OAuthError("invalid_grant", "The authorization code is invalid, used or expired.")
+        if row.client_id != client_id or row.redirect_uri != redirect_uri:
+            raise OAuthError("invalid_grant", "client_id or redirect_uri differ from the authorization.")
+        digest = hashlib.sha256(code_verifier.encode()).digest()
+        challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        if not secrets.compare_digest(challenge, row.code_challenge):
+            raise OAuthError("invalid_grant", "The code_verifier does not match the code_challenge.")
+        user = await self._user(row.user_id)
         return await self.issue(user, scope_names.parse(row.scopes), client_id=client_id)

@@ -1,8 +1,9 @@
-"""Built-in driving loops for the simulator, and the bit of geodesy needed to follow them."""
+"""Driving loops for the simulator, a driver who follows them, and the geodesy involved."""
 
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass
 
 EARTH_RADIUS_M = 6_371_000.0
@@ -58,6 +59,73 @@ def bearing_deg(a: LatLon, b: LatLon) -> float:
 def interpolate(a: LatLon, b: LatLon, fraction: float) -> LatLon:
     """The point `fraction` of the way from `a` to `b`; linear is fine for segments of a few km."""
     return (a[0] + (b[0] - a[0]) * fraction, a[1] + (b[1] - a[1]) * fraction)
+
+
+class RouteFollower:
+    """A driver going round and round a Route: keeps to the limits, brakes in time for
+    slower segments and red lights, and waits at those lights."""
+
+    def __init__(self, route: Route, *, start_near: LatLon, rng: random.Random) -> None:
+        self.route, self._rng = route, rng
+        self._lengths = route.segment_lengths_m()
+        self.speed_ms = 0.0
+        self._dwell_s = 0.0  # seconds left waiting at a red light
+        wps = route.waypoints
+        self._enter(min(range(len(wps)), key=lambda i: distance_m(start_near, wps[i])))
+
+    def _enter(self, seg: int) -> None:
+        self._seg, self._pos_m = seg, 0.0
+        self._pace = self._rng.uniform(0.92, 1.05)  # this driver's speed relative to the limit
+        self._stop_ahead = self._rng.random() < self.route.stop_chance  # red light at the end
+
+    def step(self, dt: float, *, accel_ms2: float, decel_ms2: float) -> tuple[float, float, float]:
+        """Drive `dt` seconds with at most `accel_ms2`/`decel_ms2` (m/s²).
+
+        Returns (distance m, mean speed m/s, acceleration m/s²).
+        """
+        if self._dwell_s > 0:
+            self._dwell_s -= dt
+            return 0.0, 0.0, 0.0
+        limits = self.route.speed_limits_kmh
+        remaining = self._lengths[self._seg] - self._pos_m
+        cruise = limits[self._seg] / 3.6 * self._pace
+        end_speed = 0.0 if self._stop_ahead else limits[(self._seg + 1) % len(limits)] / 3.6
+        # Brake in time, at 80 % of the car's deceleration, for the next segment or a red
+        # light: the fastest v1 from which, after this step's travel (v0 + v1) / 2 · dt, the
+        # rest of the way still suffices to slow to end_speed. Creep up to a stop line
+        # rather than approach it forever.
+        v0, b = self.speed_ms, 0.8 * decel_ms2
+        c = end_speed**2 + 2 * b * remaining - b * dt * v0
+        braking = (math.sqrt((b * dt) ** 2 + 4 * c) - b * dt) / 2 if c > 0 else 0.0
+        target = max(min(cruise, braking), 1.5 if self._stop_ahead else 0.0)
+        v1 = max(0.0, v0 + max(-decel_ms2, min(accel_ms2, (target - v0) / dt)) * dt)
+        self.speed_ms = v1
+        return self._advance((v0 + v1) / 2 * dt), (v0 + v1) / 2, (v1 - v0) / dt
+
+    def _advance(self, dist_m: float) -> float:
+        """Move `dist_m` along the loop, stopping at a red light; returns the distance moved."""
+        moved = dist_m
+        while dist_m >= self._lengths[self._seg] - self._pos_m:
+            dist_m -= self._lengths[self._seg] - self._pos_m
+            red_light = self._stop_ahead
+            self._enter((self._seg + 1) % len(self._lengths))
+            if red_light:  # stop at the line; the rest of this step's travel never happens
+                moved, dist_m, self.speed_ms = moved - dist_m, 0.0, 0.0
+                self._dwell_s = self._rng.uniform(15.0, 45.0)
+        self._pos_m += dist_m
+        return moved
+
+    def _ends(self) -> tuple[LatLon, LatLon]:
+        wps = self.route.waypoints
+        return wps[self._seg], wps[(self._seg + 1) % len(wps)]
+
+    @property
+    def position(self) -> LatLon:
+        return interpolate(*self._ends(), self._pos_m / self._lengths[self._seg])
+
+    @property
+    def heading_deg(self) -> float:
+        return bearing_deg(*self._ends())
 
 
 # Around Berlin-Mitte: Unter den Linden, Alexanderplatz, Leipziger Straße, Potsdamer Platz.

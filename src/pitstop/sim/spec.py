@@ -11,15 +11,15 @@ GRAVITY = 9.81  # m/s²
 RATED_SPEED_MS = 50 / 3.6  # the steady speed at which efficiency_wh_per_km holds
 
 # DC fast-charge taper as (state of charge %, fraction of max_dc_kw): cold-ish cells at the
-# bottom, full power around 10-30 %, then falling steadily as cell voltage rises, a trickle
+# bottom, full power around 10-25 %, then falling steadily as cell voltage rises, a trickle
 # near full. Linear in between.
 DC_TAPER: tuple[tuple[float, float], ...] = (
     (0.0, 0.6),
     (10.0, 1.0),
-    (30.0, 1.0),
-    (55.0, 0.5),
-    (80.0, 0.22),
-    (90.0, 0.13),
+    (25.0, 1.0),
+    (50.0, 0.5),
+    (80.0, 0.2),
+    (90.0, 0.12),
     (100.0, 0.04),
 )
 
@@ -108,6 +108,54 @@ class CarSpec:
             minutes += self.battery_kwh * ds / 100 / kw * 60
             s += ds
         return minutes
+
+
+    def fixed_signals(self) -> dict[str, object]:
+        """Telemetry the simulation never changes: configuration, settings, idle equipment."""
+        sections: dict[str, dict[str, object]] = {
+            "vehicle_config": {
+                "car_type": self.car_type, "trim_badging": self.trim_badging,
+                "exterior_color": self.exterior_color, "wheel_type": self.wheel_type,
+                "charge_port_type": "CCS", "eu_vehicle": True, "plg": True,
+                "can_accept_navigation_requests": True, "can_actuate_trunks": True,
+                "motorized_charge_port": True, "rear_seat_heaters": 1, "has_seat_cooling": False,
+                "third_row_seats": "None", "car_special_type": "base", "driver_assist": "TeslaAP3",
+            },
+            "gui_settings": {
+                "gui_distance_units": "mi/hr", "gui_temperature_units": "C",
+                "gui_charge_rate_units": "kW", "gui_24_hour_time": True,
+                "gui_range_display": "Rated", "gui_tirepressure_units": "Bar",
+                "show_range_units": False,
+            },
+            "charge_state": {
+                "charge_limit_soc_min": 50, "charge_limit_soc_max": 100,
+                "charge_limit_soc_std": 80, "charge_current_request": 16,
+                "charge_current_request_max": 16, "charge_amps": 16,
+                "charge_port_cold_weather_mode": False, "battery_heater_on": False,
+                "not_enough_power_to_heat": False, "trip_charging": False,
+                "user_charge_enable_request": None,
+            },
+            "climate_state": {
+                "min_avail_temp": 15.0, "max_avail_temp": 28.0, "is_front_defroster_on": False,
+                "is_rear_defroster_on": False, "seat_heater_left": 0, "seat_heater_right": 0,
+                "seat_heater_rear_left": 0, "seat_heater_rear_center": 0,
+                "seat_heater_rear_right": 0, "steering_wheel_heater": False,
+                "side_mirror_heaters": False, "wiper_blade_heater": False,
+                "battery_heater": False, "defrost_mode": 0, "climate_keeper_mode": "off",
+                "cabin_overheat_protection": "On", "bioweapon_mode": False,
+            },
+            "drive_state": {"native_type": "wgs", "native_location_supported": 1},
+            "vehicle_state": {
+                **dict.fromkeys(("df", "dr", "pf", "pr", "ft", "rt"), 0),
+                **dict.fromkeys(("fd_window", "fp_window", "rd_window", "rp_window"), 0),
+                "car_version": "2025.20.6 b3b8d2d5f1e1", "api_version": 80,
+                "sentry_mode": False, "sentry_mode_available": True,
+                "remote_start_enabled": True, "remote_start_supported": True,
+                "valet_mode": False, "valet_pin_needed": False, "calendar_supported": True,
+                "homelink_nearby": False,
+            },
+        }
+        return {f"{section}.{k}": v for section, fields in sections.items() for k, v in fields.items()}
 
 
 def _interpolate(points: tuple[tuple[float, float], ...], x: float) -> float:

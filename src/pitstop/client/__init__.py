@@ -1,0 +1,85 @@
+"""The Python client of a Pitstop server, used by the `pitstop` command and the web app.
+
+    from pitstop.client import PitstopClient, VehicleAsleep
+
+    async with PitstopClient.from_env() as pitstop:
+        try:
+            data = await pitstop.vehicle_data(vin)
+        except VehicleAsleep:
+            await pitstop.wake_and_wait(vin)
+
+Failures are `PitstopError`s with a readable `message` and a `hint`; reads are retried on 503,
+429 and connection failures following a `RetryPolicy`; commands are never retried.
+"""
+
+from pitstop.client._client import CLI_CLIENT_ID, PitstopClient
+from pitstop.client._credentials import (
+    DEFAULT_URL,
+    ENV_CONFIG_DIR,
+    ENV_TOKEN,
+    ENV_URL,
+    Credentials,
+    CredentialStore,
+    config_dir,
+    resolve,
+)
+from pitstop.client._errors import (
+    AuthError,
+    ForbiddenError,
+    InvalidInput,
+    Maintenance,
+    NotFoundError,
+    PitstopError,
+    RateLimited,
+    ServerUnavailable,
+    Unreachable,
+    VehicleAsleep,
+    VehicleOffline,
+    VehicleUnavailable,
+)
+from pitstop.client._models import CommandResult, TokenGrant, User, Vehicle
+from pitstop.client._retry import (
+    NO_RETRY,
+    RetryEvent,
+    RetryHook,
+    RetryPolicy,
+    is_testing,
+    log_retry,
+    set_testing,
+)
+
+__all__ = [
+    "CLI_CLIENT_ID",
+    "DEFAULT_URL",
+    "ENV_CONFIG_DIR",
+    "ENV_TOKEN",
+    "ENV_URL",
+    "NO_RETRY",
+    "AuthError",
+    "CommandResult",
+    "CredentialStore",
+    "Credentials",
+    "ForbiddenError",
+    "InvalidInput",
+    "Maintenance",
+    "NotFoundError",
+    "PitstopClient",
+    "PitstopError",
+    "RateLimited",
+    "RetryEvent",
+    "RetryHook",
+    "RetryPolicy",
+    "ServerUnavailable",
+    "TokenGrant",
+    "Unreachable",
+    "User",
+    "Vehicle",
+    "VehicleAsleep",
+    "VehicleOffline",
+    "VehicleUnavailable",
+    "config_dir",
+    "is_testing",
+    "log_retry",
+    "resolve",
+    "set_testing",
+]

@@ -1,0 +1,1 @@
+"""The car simulator: physics models of cars and the clients that connect them."""
