@@ -14,11 +14,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
-from tests.world import World
 
 from pitstop.app import create_app
 from pitstop.clock import Clock, SystemClock
 from pitstop.settings import Settings, load_settings
+from tests.world import World
 
 PG_ENV = "PITSTOP_TEST_DATABASE_URL"
 

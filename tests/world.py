@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import httpx
-from pitstop.sim.model import CarModel
 from starlette.applications import Starlette
 
 from pitstop.accounts.users import User
@@ -19,6 +18,7 @@ from pitstop.clock import Clock
 from pitstop.runtime import Runtime
 from pitstop.server import RunningServer, start
 from pitstop.sim.car import SimulatedCar
+from pitstop.sim.model import CarModel
 
 _vins = itertools.count(1)
 

@@ -128,16 +128,18 @@ def _print_welcome(console: Console, info: DemoInfo, path: Path, time_scale: flo
     console.print(table)
     console.print(f"Owner:    {OWNER_EMAIL} / {DEMO_PASSWORD}")
     console.print(f"Operator: {OPERATOR_EMAIL} / {DEMO_PASSWORD}")
-    console.print(f"Owner token:    {info.owner_token}")
-    console.print(f"Operator token: {info.operator_token}")
+    console.print(f"Owner token:    {info.owner_token}", soft_wrap=True)
+    console.print(f"Operator token: {info.operator_token}", soft_wrap=True)
     console.print(f"Written to {path}. Simulated time runs {time_scale:g}x.")
     console.print("\nTry, in another terminal:")
     console.print(
-        f"  export PITSTOP_URL={info.url} PITSTOP_TOKEN=$(python3 -c \"import json;print(json.load(open('{path}'))['owner_token'])\")"
+        f"  export PITSTOP_URL={info.url} PITSTOP_TOKEN=$(python3 -c \"import json;print(json.load(open('{path}'))['owner_token'])\")",
+        soft_wrap=True,
     )
     console.print("  ./run pitstop vehicles")
     console.print(f"  ./run pitstop status {info.vins[1]}")
     console.print(
-        f'  curl -H "Authorization: Bearer $PITSTOP_TOKEN" {info.url}/api/1/vehicles/{info.vins[1]}/vehicle_data'
+        f'  curl -H "Authorization: Bearer $PITSTOP_TOKEN" {info.url}/api/1/vehicles/{info.vins[1]}/vehicle_data',
+        soft_wrap=True,
     )
     console.print("\nPress Ctrl-C to stop.")

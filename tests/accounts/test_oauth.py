@@ -8,11 +8,11 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from tests.world import World
 
 from pitstop.app import create_app
 from pitstop.clock import ManualClock
 from pitstop.settings import Settings
+from tests.world import World
 
 
 async def test_password_grant_for_the_cli_returns_tesla_shaped_tokens(world: World) -> None:

@@ -104,7 +104,12 @@ async def test_invalid_values_come_back_with_the_servers_messages(world: World) 
             await pitstop.command(car.vin, "set_charge_limit", percent=101)
     assert caught.value.status == 422
     assert caught.value.messages == {"percent": ["must be between 50 and 100"]}
-    assert caught.value.hint == "percent: must be between 50 and 100"
+    assert caught.value.message == "percent must be between 50 and 100."
+    async with PitstopClient(world.url, token=owner.token) as pitstop:
+        with pytest.raises(InvalidInput) as caught:
+            await pitstop.vehicle_data(car.vin, ["charge_state", "fuel_state"])
+    assert caught.value.message == "Unknown endpoints: fuel_state."
+    assert caught.value.hint.startswith("endpoints: each must be one of: charge_schedule_data,")
 
 
 async def test_an_unknown_vin_is_not_found_with_a_hint(world: World) -> None:
@@ -121,12 +126,15 @@ async def test_an_unknown_vin_is_not_found_with_a_hint(world: World) -> None:
 
 async def test_bad_missing_and_revoked_tokens_say_to_log_in(world: World) -> None:
     owner = await world.account("ada@example.com")
-    for token in ("not-a-token", None):
-        async with PitstopClient(world.url, token=token) as pitstop:
-            with pytest.raises(AuthError) as caught:
-                await pitstop.vehicles()
-        assert caught.value.hint == "run `pitstop login`"
-        assert caught.value.status == 401
+    async with PitstopClient(world.url, token="not-a-token") as pitstop:
+        with pytest.raises(AuthError) as caught:
+            await pitstop.vehicles()
+    assert caught.value.hint == "run `pitstop login`" and caught.value.status == 401
+    async with PitstopClient(world.url) as pitstop:
+        with pytest.raises(AuthError) as caught:
+            await pitstop.vehicles()
+    assert caught.value.message == f"You are not signed in to {world.url}."
+    assert caught.value.hint == "run `pitstop login`"
     await world.rt.tokens.revoke(raw=owner.token)
     async with PitstopClient(world.url, token=owner.token) as pitstop:
         with pytest.raises(AuthError, match="revoked"):

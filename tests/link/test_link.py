@@ -6,8 +6,6 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from pitstop.sim.model import CarModel
-from tests.world import World, new_vin
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
@@ -17,6 +15,8 @@ from pitstop.link import protocol
 from pitstop.server import start
 from pitstop.settings import Settings
 from pitstop.sim.car import SimulatedCar, link_url
+from pitstop.sim.model import CarModel
+from tests.world import World, new_vin
 
 
 async def test_a_car_with_a_wrong_secret_cannot_connect(world: World) -> None:

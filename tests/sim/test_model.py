@@ -435,6 +435,34 @@ def test_removing_the_schedule_lets_charging_start() -> None:
     assert sig(car, "charge_state.charging_state") == "Charging"
 
 
+def test_charge_start_overrides_a_schedule_and_a_one_time_schedule_is_deleted() -> None:
+    car = make_car(battery_level=40.0)
+    car.apply("add_charge_schedule", {"start_time": 600, "end_time": 630, "one_time": True})
+    car.plug_in()
+    assert sig(car, "charge_state.charging_state") == "Stopped"
+    assert car.apply("charge_start", {}).result
+    run(car, 30)
+    assert sig(car, "charge_state.charging_state") == "Charging"
+    assert car.apply("charge_stop", {}).result
+    car.advance_to(datetime(2026, 1, 5, 10, 10, tzinfo=UTC))
+    assert sig(car, "charge_state.charging_state") == "Charging"
+    car.advance_to(datetime(2026, 1, 5, 10, 40, tzinfo=UTC))
+    assert sig(car, "charge_state.charging_state") == "Stopped"
+    assert sig(car, "charge_schedule_data.charge_schedules") == []
+
+
+def test_chargers_that_offer_less_or_nothing() -> None:
+    slow = make_car(battery_level=20.0)
+    slow.plug_in(dc=True, power_kw=50.0)
+    run(slow, 60)
+    assert num(slow, "charge_state.charger_power") == 50
+    dead = make_car(battery_level=20.0)
+    dead.plug_in(power_kw=0.0)
+    run(dead, 60)
+    assert sig(dead, "charge_state.charging_state") == "NoPower"
+    assert dead.apply("charge_start", {}).reason == "no_power"
+
+
 def test_scheduled_departure_preconditions_the_cabin() -> None:
     car = make_car(outside_temp_c=0.0)
     params = {"enable": True, "departure_time": 10 * 60, "preconditioning_enabled": True}
@@ -456,9 +484,13 @@ def test_off_peak_charging_finishes_by_the_end_of_off_peak() -> None:
     car = make_car(battery_level=60.0, now=datetime(2026, 1, 5, 20, 0, tzinfo=UTC))
     car.apply(
         "set_scheduled_departure",
-        {"enable": True, "departure_time": 7 * 60, "off_peak_charging_enabled": True,
-         "end_off_peak_time": 6 * 60},
-    )  # fmt: skip
+        {
+            "enable": True,
+            "departure_time": 7 * 60,
+            "off_peak_charging_enabled": True,
+            "end_off_peak_time": 6 * 60,
+        },
+    )
     car.plug_in()
     run(car, 3600)
     assert sig(car, "charge_state.charging_state") == "Stopped"
@@ -470,7 +502,7 @@ def test_off_peak_charging_finishes_by_the_end_of_off_peak() -> None:
 # --------------------------------------------------------------------- determinism
 
 
-def drive_and_charge(step_s: float) -> dict[str, object]:
+def drive_with_climate(step_s: float) -> dict[str, object]:
     car = make_car(battery_level=60.0, rng=random.Random(42))
     car.apply("auto_conditioning_start", {})
     car.start_driving("berlin-mitte")
@@ -481,9 +513,9 @@ def drive_and_charge(step_s: float) -> dict[str, object]:
 
 
 def test_one_long_jump_matches_many_small_steps() -> None:
-    jump, small = drive_and_charge(7200), drive_and_charge(10)
+    jump, small = drive_with_climate(7200), drive_with_climate(10)
     assert jump == small
-    odd = drive_and_charge(7.3)  # steps that do not land on whole seconds
+    odd = drive_with_climate(7.3)  # steps that do not land on whole seconds
     for key in ("vehicle_state.odometer", "charge_state.energy_remaining"):
         assert num_of(odd, key) == pytest.approx(num_of(jump, key), rel=0.01)
 
@@ -520,44 +552,91 @@ def test_signals_use_tesla_names_and_json_types() -> None:
     assert all(key.count(".") == 1 for key in signals)
     assert "state" not in signals and not any(k.endswith("timestamp") for k in signals)
     expected = {
-        "charge_state.battery_level", "charge_state.battery_range", "charge_state.charging_state",
-        "charge_state.est_battery_range", "charge_state.ideal_battery_range",
-        "charge_state.usable_battery_level", "charge_state.charge_limit_soc",
-        "charge_state.charge_limit_soc_min", "charge_state.charge_limit_soc_max",
-        "charge_state.charge_limit_soc_std", "charge_state.charger_power",
-        "charge_state.charger_voltage", "charge_state.charger_actual_current",
-        "charge_state.charge_rate", "charge_state.charge_energy_added",
-        "charge_state.charge_miles_added_rated", "charge_state.minutes_to_full_charge",
-        "charge_state.time_to_full_charge", "charge_state.charge_port_door_open",
-        "charge_state.charge_port_latch", "charge_state.conn_charge_cable",
-        "charge_state.fast_charger_present", "charge_state.scheduled_charging_mode",
-        "charge_state.scheduled_charging_pending", "charge_state.scheduled_charging_start_time_app",
-        "charge_state.scheduled_departure_time_minutes", "charge_state.preconditioning_enabled",
-        "charge_state.off_peak_charging_enabled", "charge_state.energy_remaining",
-        "charge_state.lifetime_energy_used", "charge_schedule_data.charge_schedules",
-        "climate_state.inside_temp", "climate_state.outside_temp",
-        "climate_state.driver_temp_setting", "climate_state.passenger_temp_setting",
-        "climate_state.is_climate_on", "climate_state.is_auto_conditioning_on",
-        "climate_state.is_preconditioning", "climate_state.fan_status",
-        "climate_state.min_avail_temp", "climate_state.max_avail_temp",
-        "climate_state.seat_heater_left", "drive_state.latitude", "drive_state.longitude",
-        "drive_state.heading", "drive_state.speed", "drive_state.shift_state", "drive_state.power",
-        "drive_state.gps_as_of", "drive_state.native_latitude", "drive_state.native_longitude",
-        "drive_state.native_type", "vehicle_state.locked", "vehicle_state.odometer",
-        "vehicle_state.df", "vehicle_state.dr", "vehicle_state.pf", "vehicle_state.pr",
-        "vehicle_state.fd_window", "vehicle_state.ft", "vehicle_state.rt",
-        "vehicle_state.car_version", "vehicle_state.vehicle_name", "vehicle_state.is_user_present",
-        "vehicle_state.sentry_mode", "vehicle_state.remote_start",
-        "vehicle_state.remote_start_enabled", "vehicle_state.tpms_pressure_fl",
-        "vehicle_state.tpms_pressure_rr", "vehicle_state.tpms_soft_warning_fl",
-        "vehicle_state.valet_mode", "vehicle_state.service_distance_km",
-        "vehicle_state.last_service_at", "gui_settings.gui_distance_units",
-        "gui_settings.gui_temperature_units", "gui_settings.gui_charge_rate_units",
-        "gui_settings.gui_24_hour_time", "gui_settings.gui_range_display",
-        "vehicle_config.car_type", "vehicle_config.trim_badging",
-        "vehicle_config.exterior_color", "vehicle_config.wheel_type",
-        "vehicle_config.charge_port_type", "vehicle_config.can_accept_navigation_requests",
-    }  # fmt: skip
+        "charge_state.battery_level",
+        "charge_state.battery_range",
+        "charge_state.charging_state",
+        "charge_state.est_battery_range",
+        "charge_state.ideal_battery_range",
+        "charge_state.usable_battery_level",
+        "charge_state.charge_limit_soc",
+        "charge_state.charge_limit_soc_min",
+        "charge_state.charge_limit_soc_max",
+        "charge_state.charge_limit_soc_std",
+        "charge_state.charger_power",
+        "charge_state.charger_voltage",
+        "charge_state.charger_actual_current",
+        "charge_state.charge_rate",
+        "charge_state.charge_energy_added",
+        "charge_state.charge_miles_added_rated",
+        "charge_state.minutes_to_full_charge",
+        "charge_state.time_to_full_charge",
+        "charge_state.charge_port_door_open",
+        "charge_state.charge_port_latch",
+        "charge_state.conn_charge_cable",
+        "charge_state.fast_charger_present",
+        "charge_state.scheduled_charging_mode",
+        "charge_state.scheduled_charging_pending",
+        "charge_state.scheduled_charging_start_time_app",
+        "charge_state.scheduled_departure_time_minutes",
+        "charge_state.preconditioning_enabled",
+        "charge_state.off_peak_charging_enabled",
+        "charge_state.energy_remaining",
+        "charge_state.lifetime_energy_used",
+        "charge_schedule_data.charge_schedules",
+        "climate_state.inside_temp",
+        "climate_state.outside_temp",
+        "climate_state.driver_temp_setting",
+        "climate_state.passenger_temp_setting",
+        "climate_state.is_climate_on",
+        "climate_state.is_auto_conditioning_on",
+        "climate_state.is_preconditioning",
+        "climate_state.fan_status",
+        "climate_state.min_avail_temp",
+        "climate_state.max_avail_temp",
+        "climate_state.seat_heater_left",
+        "drive_state.latitude",
+        "drive_state.longitude",
+        "drive_state.heading",
+        "drive_state.speed",
+        "drive_state.shift_state",
+        "drive_state.power",
+        "drive_state.gps_as_of",
+        "drive_state.native_latitude",
+        "drive_state.native_longitude",
+        "drive_state.native_type",
+        "vehicle_state.locked",
+        "vehicle_state.odometer",
+        "vehicle_state.df",
+        "vehicle_state.dr",
+        "vehicle_state.pf",
+        "vehicle_state.pr",
+        "vehicle_state.fd_window",
+        "vehicle_state.ft",
+        "vehicle_state.rt",
+        "vehicle_state.car_version",
+        "vehicle_state.vehicle_name",
+        "vehicle_state.is_user_present",
+        "vehicle_state.sentry_mode",
+        "vehicle_state.remote_start",
+        "vehicle_state.remote_start_enabled",
+        "vehicle_state.tpms_pressure_fl",
+        "vehicle_state.tpms_pressure_rr",
+        "vehicle_state.tpms_soft_warning_fl",
+        "vehicle_state.valet_mode",
+        "vehicle_state.service_distance_km",
+        "vehicle_state.last_service_at",
+        "gui_settings.gui_distance_units",
+        "gui_settings.gui_temperature_units",
+        "gui_settings.gui_charge_rate_units",
+        "gui_settings.gui_24_hour_time",
+        "gui_settings.gui_range_display",
+        "vehicle_config.car_type",
+        "vehicle_config.trim_badging",
+        "vehicle_config.exterior_color",
+        "vehicle_config.wheel_type",
+        "vehicle_config.charge_port_type",
+        "vehicle_config.can_accept_navigation_requests",
+    }
     assert expected <= signals.keys()
     assert signals["vehicle_state.vehicle_name"] == "Red Rocket"
     assert signals["drive_state.native_type"] == "wgs"

@@ -62,8 +62,7 @@ def fail(exc: PitstopError, *, as_json: bool = False) -> NoReturn:
         console = stderr()
         console.print(f"[bold red]{escape(exc.message)}[/]")
         if exc.hint:
-            hint = exc.hint[0].upper() + exc.hint[1:].rstrip(".")
-            console.print(f"[dim]Hint:[/] {escape(hint)}.")
+            console.print(f"[dim]Hint:[/] {escape(exc.hint.rstrip('.'))}.")
     raise typer.Exit(EXIT_FAILED)
 
 

@@ -22,6 +22,7 @@ from pitstop.client._credentials import (
 )
 from pitstop.client._errors import (
     LOGIN_HINT,
+    AuthError,
     PitstopError,
     VehicleAsleep,
     VehicleOffline,
@@ -195,6 +196,8 @@ class PitstopClient:
         auth_hint: str = LOGIN_HINT,
     ) -> Any:
         """Send one request and return its decoded JSON body, or raise the matching PitstopError."""
+        if authenticated and not self._credentials.access_token:
+            raise AuthError(f"You are not signed in to {self.base_url}.", LOGIN_HINT)
         refreshed = False
         if authenticated and self._credentials.refresh_token and self._credentials.expired():
             await self._renew()

@@ -133,11 +133,15 @@ class RateLimited(PitstopError):
 
 
 class Unreachable(PitstopError):
-    """No answer from the server: connection refused, unknown host, or a timeout."""
+    """No answer from the server: connection refused, unknown host, or a timeout.
 
-    def __init__(self, message: str, hint: str = "", *, url: str = "") -> None:
+    `reason` is the network's own words (e.g. "Name or service not known").
+    """
+
+    def __init__(self, message: str, hint: str = "", *, url: str = "", reason: str = "") -> None:
         super().__init__(message, hint)
         self.url = url
+        self.reason = reason
 
 
 # --- the boundary -----------------------------------------------------------------------------
@@ -183,16 +187,19 @@ def _wait_hint(seconds: float | None) -> str:
 
 def unreachable(exc: httpx.TransportError, base_url: str) -> Unreachable:
     """A transport failure as a sentence about the server."""
+    reason = str(exc) or type(exc).__name__
     if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
         return Unreachable(
             f"The Pitstop server at {base_url} did not answer in time.",
             "it may be overloaded: try again shortly",
             url=base_url,
+            reason=reason,
         )
     return Unreachable(
         f"Cannot reach the Pitstop server at {base_url}: is it running? Check PITSTOP_URL.",
-        f"the connection failed: {exc}" if str(exc) else "",
+        "start one with `pitstop serve`, or set PITSTOP_URL to where yours runs",
         url=base_url,
+        reason=reason,
     )
 
 
@@ -247,7 +254,10 @@ def error_from_response(
             str(k): [str(m) for m in (v if isinstance(v, list) else [v])]
             for k, v in (body.get("messages") or {}).items()
         }
-        hint = "; ".join(f"{k}: {', '.join(v)}" for k, v in messages.items())
+        # The server's messages, unless its sentence already says them.
+        hint = "; ".join(
+            f"{k}: {m}" for k, v in messages.items() for m in v if m not in description
+        )
         return InvalidInput(description, hint, messages=messages, **kw)
     if status == 429:
         retry_after = retry_after_seconds(response)

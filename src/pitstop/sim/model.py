@@ -34,7 +34,8 @@ EMPTY_SOC = 0.5  # %: below this the car will not move and climate shuts off
 COMPLETE_HYSTERESIS = 2.0  # %: a completed charge resumes only after this much drain
 OFF_PEAK_MARGIN_MIN = 15  # off-peak charging aims to finish this early
 SCHEDULE_RADIUS_M = 1000.0  # a charge schedule applies this close to its location
-SOFT_WARNING_BAR = 2.4
+TYRES = ("fl", "fr", "rl", "rr")
+SOFT_WARNING_BAR = 2.4  # tyre pressure below which TPMS warns
 EST_RANGE_FACTOR = 0.9  # estimated range: rated, less real-world losses
 ALL_DAYS, WEEKDAYS = 0b1111111, 0b0111110
 DAY_BITS = {d: 1 << i for i, d in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
@@ -112,7 +113,10 @@ class CarModel:
         self._plugged = self._dc = self._port_open = self._charging = False
         self._supply_kw = self._charge_kw = self._energy_added = self._charge_since = 0.0
         self._limit = 80
-        self._user_started = self._user_stopped = self._complete = False
+        # Overrides: charge_start beats schedules; charge_stop (or a finished one-time
+        # schedule) holds charging until charge_start or the next plug-in.
+        self._user_started = self._stopped = False
+        self._complete = False  # reached the limit; resumes only after real drain
         self._pending = False  # waiting for the scheduled-charging or off-peak start
         self._sched_on = False  # a charge schedule's window is open
         self._start_at_on, self._start_at_min = False, 0
@@ -138,7 +142,7 @@ class CarModel:
         default_kw = self.spec.max_dc_kw if dc else self.spec.max_ac_kw
         self._supply_kw = max(0.0, default_kw if power_kw is None else power_kw)
         self._energy_added = 0.0
-        self._user_started = self._user_stopped = self._complete = False
+        self._user_started = self._stopped = self._complete = False
         self._pending = self._pending_applies()
         self._sched_on = self._schedule_window_open(self._t)
         self._update_charging(self._t)
@@ -266,8 +270,8 @@ class CarModel:
         if self._climate_on:
             target, tau = self._driver_c, spec.cabin_tau_on_s
             # Work grows with the gap still to close and the gap held against the outside.
-            work = 0.3 + 0.2 * abs(target - self._inside_c) + 0.08 * abs(target - self.outside_temp_c)
-            self._hvac_kw = min(spec.hvac_max_kw, work)
+            gap_in, gap_out = abs(target - self._inside_c), abs(target - self.outside_temp_c)
+            self._hvac_kw = min(spec.hvac_max_kw, 0.3 + 0.2 * gap_in + 0.08 * gap_out)
         else:
             target, tau, self._hvac_kw = self.outside_temp_c, spec.cabin_tau_off_s, 0.0
         self._inside_c = target + (self._inside_c - target) * math.exp(-dt / tau)
@@ -280,9 +284,13 @@ class CarModel:
         if self._complete and soc < self._limit - COMPLETE_HYSTERESIS:
             self._complete = False
         want = (
-            self._plugged and self._supply_kw > 0 and not self._complete and soc < self._limit
-            and not self._user_stopped and (self._user_started or not self._waiting())
-        )  # fmt: skip
+            self._plugged
+            and self._supply_kw > 0
+            and not self._complete
+            and soc < self._limit
+            and not self._stopped
+            and (self._user_started or not self._waiting())
+        )
         if want and not self._charging:
             self._charge_since = t
             self._rouse()  # a schedule may start charging a sleeping car
@@ -296,7 +304,7 @@ class CarModel:
 
     def _held_back(self) -> bool:
         """Whether a schedule is what keeps this car, which wants charge, from charging."""
-        by_user = self._user_started or self._user_stopped or self._charging
+        by_user = self._user_started or self._stopped or self._charging
         return self._waiting() and not by_user and self._soc < self._limit
 
     def _charging_state(self) -> str:
@@ -310,21 +318,27 @@ class CarModel:
 
     def _minutes_to_limit(self) -> float:
         return self.spec.minutes_to_soc(
-            soc=self._soc, target=self._limit, dc=self._dc, supply_kw=self._supply_kw,
+            soc=self._soc,
+            target=self._limit,
+            dc=self._dc,
+            supply_kw=self._supply_kw,
             load_kw=self.spec.aux_kw + self._hvac_kw,
-        )  # fmt: skip
+        )
 
     def _pending_applies(self) -> bool:
-        return self._start_at_on or (self._depart_on and self._off_peak)
+        """Whether plugging in now should wait for scheduled charging or off-peak hours."""
+        off_peak_today = not self._off_peak_weekdays or _weekday(self._t) < 5
+        return self._start_at_on or (self._depart_on and self._off_peak and off_peak_today)
 
     def _applicable_schedules(self) -> list[ChargeSchedule]:
         """Enabled schedules for where the car is (those without a location apply anywhere)."""
         here = (self._lat, self._lon)
-        return [
-            s for s in self._schedules
-            if s.enabled and ((s.latitude, s.longitude) == (0.0, 0.0)
-                              or distance_m(here, (s.latitude, s.longitude)) <= SCHEDULE_RADIUS_M)
-        ]  # fmt: skip
+
+        def applies(s: ChargeSchedule) -> bool:
+            where = (s.latitude, s.longitude)
+            return where == (0.0, 0.0) or distance_m(here, where) <= SCHEDULE_RADIUS_M
+
+        return [s for s in self._schedules if s.enabled and applies(s)]
 
     def _schedule_window_open(self, t: float) -> bool:
         """Whether a charge schedule lets current flow at `t` (at plug-in, after edits)."""
@@ -342,8 +356,9 @@ class CarModel:
 
     def _run_schedules(self, t0: float, t1: float) -> None:
         """Fire the time-of-day events that fall in (t0, t1]."""
+        # A scheduled start also lifts an earlier charge_stop: it is a fresh start.
         if self._start_at_on and self._pending and _crossed(t0, t1, self._start_at_min):
-            self._pending = False
+            self._pending = self._stopped = False
         if self._depart_on:
             if self._precondition and (_weekday(t1) < 5 or not self._precondition_weekdays):
                 if _crossed(t0, t1, self._depart_min - PRECONDITION_LEAD_MIN):
@@ -358,19 +373,24 @@ class CarModel:
                 if left <= self._minutes_to_limit() + OFF_PEAK_MARGIN_MIN:
                     self._pending = False
         for s in self._applicable_schedules():
-            if s.start_enabled and _crossed(t0, t1, s.start_time) and _day_matches(
-                s.days_of_week, t1
+            if (
+                s.start_enabled
+                and _crossed(t0, t1, s.start_time)
+                and _day_matches(s.days_of_week, t1)
             ):
-                self._sched_on = True
+                self._sched_on, self._stopped = True, False
                 if s.one_time and not s.end_enabled:
                     self._schedules.remove(s)
             began = t1 - DAY_S if s.start_enabled and s.end_time < s.start_time else t1
-            if s.end_enabled and _crossed(t0, t1, s.end_time) and _day_matches(
-                s.days_of_week, began
+            if (
+                s.end_enabled
+                and _crossed(t0, t1, s.end_time)
+                and _day_matches(s.days_of_week, began)
             ):
                 self._sched_on = False
-                if s.one_time and s in self._schedules:
+                if s.one_time and s in self._schedules:  # done: delete it, stay stopped
                     self._schedules.remove(s)
+                    self._stopped = True
 
     # ------------------------------------------------------------------- commands
 
@@ -429,13 +449,13 @@ class CarModel:
             return CommandOutcome(False, "complete")
         if self._supply_kw <= 0:
             return CommandOutcome(False, "no_power")
-        self._user_started, self._user_stopped, self._complete = True, False, False
+        self._user_started, self._stopped, self._complete = True, False, False
         return OK
 
     def _cmd_charge_stop(self, params: Params) -> CommandOutcome:
         if not self._charging:
             return CommandOutcome(False, "not_charging")
-        self._user_started, self._user_stopped = False, True
+        self._user_started, self._stopped = False, True
         return OK
 
     def _cmd_set_charge_limit(self, params: Params) -> CommandOutcome:
@@ -536,7 +556,7 @@ class CarModel:
             lifetime_energy_used=round(self._lifetime_kwh, 2),
             charging_state=self._charging_state(),
             charge_limit_soc=self._limit,
-            charge_enable_request=not self._user_stopped,
+            charge_enable_request=not self._stopped,
             charger_power=round(self._charge_kw),
             charger_voltage=volts,
             charger_actual_current=amps,
@@ -566,7 +586,10 @@ class CarModel:
             off_peak_charging_times="weekdays" if self._off_peak_weekdays else "all_week",
             off_peak_hours_end_time=self._off_peak_end_min,
         )
-        put("charge_schedule_data", charge_schedules=[dataclasses.asdict(s) for s in self._schedules])
+        put(
+            "charge_schedule_data",
+            charge_schedules=[dataclasses.asdict(s) for s in self._schedules],
+        )
         on = self._climate_on
         put(
             "climate_state",
@@ -612,10 +635,6 @@ class CarModel:
     def _miles_for(self, kwh: float) -> float:
         """Rated miles that `kwh` of battery energy is worth."""
         return kwh * 1000 / self.spec.efficiency_wh_per_km / KM_PER_MILE
-
-
-
-TYRES = ("fl", "fr", "rl", "rr")
 
 
 def _crossed(t0: float, t1: float, minute: int) -> bool:

@@ -128,47 +128,55 @@ class RouteFollower:
         return bearing_deg(*self._ends())
 
 
+def _loop(name: str, stops: list[tuple[float, float, float]], stop_chance: float = 0.0) -> Route:
+    """A Route from (latitude, longitude, km/h limit to the next waypoint) triples."""
+    return Route(
+        name=name,
+        waypoints=[(lat, lon) for lat, lon, _ in stops],
+        speed_limits_kmh=[limit for _, _, limit in stops],
+        stop_chance=stop_chance,
+    )
+
+
 # Around Berlin-Mitte: Unter den Linden, Alexanderplatz, Leipziger Straße, Potsdamer Platz.
-BERLIN_MITTE = Route(
-    name="berlin-mitte",
-    waypoints=[
-        (52.516270, 13.377700),  # Brandenburger Tor
-        (52.517150, 13.388860),  # Unter den Linden / Friedrichstraße
-        (52.517800, 13.398350),  # Schlossbrücke
-        (52.520500, 13.404400),  # Karl-Liebknecht-Straße / Spandauer Straße
-        (52.521700, 13.411000),  # Alexanderplatz
-        (52.516400, 13.408400),  # Molkenmarkt
-        (52.511500, 13.404300),  # Spittelmarkt
-        (52.509750, 13.389300),  # Leipziger Straße / Friedrichstraße
-        (52.509500, 13.376400),  # Potsdamer Platz
-        (52.513300, 13.377100),  # Ebertstraße
+BERLIN_MITTE = _loop(
+    "berlin-mitte",
+    [
+        (52.516270, 13.377700, 50),  # Brandenburger Tor
+        (52.517150, 13.388860, 50),  # Unter den Linden / Friedrichstraße
+        (52.517800, 13.398350, 50),  # Schlossbrücke
+        (52.520500, 13.404400, 50),  # Karl-Liebknecht-Straße / Spandauer Straße
+        (52.521700, 13.411000, 50),  # Alexanderplatz
+        (52.516400, 13.408400, 50),  # Molkenmarkt
+        (52.511500, 13.404300, 50),  # Spittelmarkt
+        (52.509750, 13.389300, 50),  # Leipziger Straße / Friedrichstraße
+        (52.509500, 13.376400, 50),  # Potsdamer Platz
+        (52.513300, 13.377100, 30),  # Ebertstraße
     ],
-    speed_limits_kmh=[50, 50, 50, 50, 50, 50, 50, 50, 50, 30],
-    stop_chance=0.4,
+    stop_chance=0.4,  # traffic lights
 )
 
-# The Berliner Ring (A10), clockwise from the Havelland interchange: ~180 km of autobahn.
-BERLINER_RING = Route(
-    name="berliner-ring",
-    waypoints=[
-        (52.559000, 12.996000),  # Dreieck Havelland
-        (52.630000, 13.050000),
-        (52.695000, 13.180000),  # Kreuz Oranienburg
-        (52.685000, 13.330000),  # Mühlenbeck
-        (52.660000, 13.450000),  # Dreieck Pankow
-        (52.665000, 13.630000),
-        (52.570000, 13.710000),
-        (52.490000, 13.750000),
-        (52.335000, 13.710000),  # Dreieck Spreeau
-        (52.305000, 13.610000),  # Königs Wusterhausen
-        (52.351000, 13.533000),  # Schönefelder Kreuz
-        (52.329000, 13.373000),  # Ludwigsfelde
-        (52.318000, 13.112000),  # Dreieck Nuthetal
-        (52.338000, 13.024000),  # Dreieck Potsdam
-        (52.390000, 12.940000),  # Dreieck Werder
-        (52.480000, 12.960000),
+# The Berliner Ring (A10), clockwise from the Havelland interchange: ~170 km of autobahn.
+BERLINER_RING = _loop(
+    "berliner-ring",
+    [
+        (52.559000, 12.996000, 130),  # Dreieck Havelland
+        (52.630000, 13.050000, 120),
+        (52.695000, 13.180000, 120),  # Kreuz Oranienburg
+        (52.685000, 13.330000, 120),  # Mühlenbeck
+        (52.660000, 13.450000, 130),  # Dreieck Pankow
+        (52.665000, 13.630000, 130),
+        (52.570000, 13.710000, 120),
+        (52.490000, 13.750000, 130),
+        (52.335000, 13.710000, 120),  # Dreieck Spreeau
+        (52.305000, 13.610000, 100),  # Königs Wusterhausen
+        (52.351000, 13.533000, 120),  # Schönefelder Kreuz
+        (52.329000, 13.373000, 130),  # Ludwigsfelde
+        (52.318000, 13.112000, 100),  # Dreieck Nuthetal
+        (52.338000, 13.024000, 120),  # Dreieck Potsdam
+        (52.390000, 12.940000, 130),  # Dreieck Werder
+        (52.480000, 12.960000, 130),
     ],
-    speed_limits_kmh=[130, 120, 120, 120, 130, 130, 120, 130, 120, 100, 120, 130, 100, 120, 130, 130],
 )
 
 ROUTES: dict[str, Route] = {route.name: route for route in (BERLIN_MITTE, BERLINER_RING)}

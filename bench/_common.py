@@ -1,0 +1,240 @@
+"""Shared by the benchmark scripts: a throwaway data dir with accounts, a server subprocess,
+process figures from /proc, and bench/RESULTS.md sections."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import re
+import resource
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from pitstop.app import build_runtime
+from pitstop.clock import SystemClock
+from pitstop.db import migrate
+from pitstop.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "RESULTS.md"
+HOST = "127.0.0.1"
+OWNER_EMAIL = "bench-owner@pitstop.example"
+OPERATOR_EMAIL = "bench-operator@pitstop.example"
+PASSWORD = "bench-password-not-secret"
+
+
+# --- accounts and cars, written straight into the database before the server starts ----------
+
+
+@dataclass
+class Setup:
+    data_dir: Path
+    secret_key: str
+    owner_token: str
+    operator_token: str
+    #: VIN -> link secret, for the cars registered here.
+    cars: dict[str, str]
+
+
+async def prepare(data_dir: Path, *, vins: Sequence[str] = ()) -> Setup:
+    """Migrate a fresh SQLite database in `data_dir`; create an owner (with `vins`) and an operator."""
+    secret_key = secrets.token_urlsafe(48)
+    settings = Settings(data_dir=data_dir, secret_key=secret_key)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    rt = build_runtime(settings, SystemClock())
+    try:
+        await migrate(rt.engine)
+        owner = await rt.users.create(OWNER_EMAIL, PASSWORD, role="owner", full_name="Bench Owner")
+        operator = await rt.users.create(
+            OPERATOR_EMAIL, PASSWORD, role="operator", full_name="Bench Operator"
+        )
+        cars = {}
+        for i, vin in enumerate(vins):
+            _, secret = await rt.registry.register(
+                owner_id=owner.id, vin=vin, display_name=f"Bench {i + 1}"
+            )
+            cars[vin] = secret
+        owner_grant = await rt.tokens.issue(owner, client_id="bench", label="bench owner")
+        operator_grant = await rt.tokens.issue(operator, client_id="bench", label="bench operator")
+    finally:
+        await rt.engine.dispose()
+    return Setup(
+        data_dir, secret_key, owner_grant.access_token, operator_grant.access_token, cars
+    )
+
+
+def server_env(setup: Setup) -> dict[str, str]:
+    """The environment of a server on `setup`'s data dir: SQLite there, whatever the caller has."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PITSTOP_")}
+    env["PITSTOP_DATA_DIR"] = str(setup.data_dir)
+    env["PITSTOP_SECRET_KEY"] = setup.secret_key
+    return env
+
+
+# --- processes --------------------------------------------------------------------------------
+
+
+def raise_nofile(wanted: int = 65536) -> int:
+    """Raise this process's (and its children's) open-files limit towards `wanted`; returns it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    url: str
+    port: int
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+@contextlib.contextmanager
+def uvicorn_server(
+    app: str, env: dict[str, str], *, factory: bool = False, log: Path | None = None
+) -> Iterator[Server]:
+    """One uvicorn worker serving `app` ("module:attr") on a free port; stopped on exit."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "uvicorn", app,
+        "--host", HOST, "--port", str(port), "--workers", "1",
+        "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    if factory:
+        command.append("--factory")
+    out = log.open("wb") if log else subprocess.DEVNULL
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=out)
+    server = Server(process, f"http://{HOST}:{port}", port)
+    try:
+        wait_healthy(server, timeout=60)
+        yield server
+    finally:
+        stop_process(process)
+        if log and not isinstance(out, int):
+            out.close()
+
+
+def wait_healthy(server: Server, *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"the server exited with {server.process.returncode} while starting")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(server.url + "/healthz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"the server did not answer /healthz within {timeout:g} s")
+
+
+def stop_process(process: subprocess.Popen[bytes], *, grace: float = 15) -> None:
+    """SIGTERM, then SIGKILL after `grace` seconds: only the process we started."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+# --- figures from /proc -----------------------------------------------------------------------
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class ProcSample:
+    at: float  # monotonic seconds
+    cpu_s: float  # user + system CPU seconds so far
+    rss_mb: float
+
+
+def sample(pid: int) -> ProcSample:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
+    cpu_s = (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
+    status = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+    rss_mb = int(match.group(1)) / 1024 if match else float("nan")
+    return ProcSample(time.monotonic(), cpu_s, rss_mb)
+
+
+def cpu_percent(before: ProcSample, after: ProcSample) -> float:
+    """CPU used between two samples, in % of one core."""
+    return 100 * (after.cpu_s - before.cpu_s) / max(after.at - before.at, 1e-9)
+
+
+def established(port: int) -> int:
+    """Open TCP connections accepted on `port` (IPv4, this network namespace)."""
+    wanted = f":{port:04X}"
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        parts = line.split()
+        if parts[1].endswith(wanted) and parts[3] == "01":  # local address, state ESTABLISHED
+            count += 1
+    return count
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{os.cpu_count()} cores ({model}), Linux {platform.release()}, Python {platform.python_version()}"
+
+
+def today() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+# --- bench/RESULTS.md -------------------------------------------------------------------------
+
+_HEADER = """# Benchmark results
+
+The last figures of each script in `bench/`, with the command that produced them. Each section
+is rewritten by its script on every run; rerun the command to refresh it.
+"""
+
+
+def update_results(name: str, markdown: str) -> None:
+    """Put `markdown` as the section `name` of bench/RESULTS.md (replacing a previous one)."""
+    begin, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+    block = f"{begin}\n{markdown.strip()}\n{end}"
+    text = RESULTS.read_text() if RESULTS.exists() else _HEADER
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text)
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    RESULTS.write_text(text)
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
