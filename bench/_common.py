@@ -48,10 +48,9 @@ class Setup:
 
 
 async def prepare(data_dir: Path, *, vins: Sequence[str] = ()) -> Setup:
-    """Migrate a fresh SQLite database in `data_dir`; create an owner (with `vins`) and an operator."""
+    """Migrate a fresh SQLite database in `data_dir` (which must exist); create an owner (with `vins`) and an operator."""
     secret_key = secrets.token_urlsafe(48)
     settings = Settings(data_dir=data_dir, secret_key=secret_key)
-    data_dir.mkdir(parents=True, exist_ok=True)
     rt = build_runtime(settings, SystemClock())
     try:
         await migrate(rt.engine)
@@ -69,9 +68,7 @@ async def prepare(data_dir: Path, *, vins: Sequence[str] = ()) -> Setup:
         operator_grant = await rt.tokens.issue(operator, client_id="bench", label="bench operator")
     finally:
         await rt.engine.dispose()
-    return Setup(
-        data_dir, secret_key, owner_grant.access_token, operator_grant.access_token, cars
-    )
+    return Setup(data_dir, secret_key, owner_grant.access_token, operator_grant.access_token, cars)
 
 
 def server_env(setup: Setup) -> dict[str, str]:

@@ -68,13 +68,13 @@ def unavailable(retry_after: str | None = None, body: dict[str, object] | None =
 
 
 def client(
-    script: Script, sleeps: list[float], policy: RetryPolicy = RetryPolicy(), **kwargs: object
+    script: Script, sleeps: list[float], policy: RetryPolicy | None = None, **kwargs: object
 ) -> PitstopClient:
     async def record(seconds: float) -> None:
         sleeps.append(seconds)
 
     return PitstopClient(
-        URL, token="t", transport=httpx.MockTransport(script), retry=policy, sleep=record,
+        URL, token="t", transport=httpx.MockTransport(script), retry=policy or RetryPolicy(), sleep=record,
         rng=random.Random(7), **kwargs,  # type: ignore[arg-type]
     )
 

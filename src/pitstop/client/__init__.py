@@ -39,6 +39,7 @@ from pitstop.client._errors import (
 )
 from pitstop.client._models import CommandResult, TokenGrant, User, Vehicle
 from pitstop.client._retry import (
+    DEFAULT_RETRY,
     NO_RETRY,
     RetryEvent,
     RetryHook,
@@ -50,6 +51,7 @@ from pitstop.client._retry import (
 
 __all__ = [
     "CLI_CLIENT_ID",
+    "DEFAULT_RETRY",
     "DEFAULT_URL",
     "ENV_CONFIG_DIR",
     "ENV_TOKEN",

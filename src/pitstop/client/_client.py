@@ -31,7 +31,14 @@ from pitstop.client._errors import (
     unreachable,
 )
 from pitstop.client._models import CommandResult, TokenGrant, User, Vehicle
-from pitstop.client._retry import RetryHook, RetryPolicy, Sleep, log_retry, send_with_retry
+from pitstop.client._retry import (
+    DEFAULT_RETRY,
+    RetryHook,
+    RetryPolicy,
+    Sleep,
+    log_retry,
+    send_with_retry,
+)
 
 #: The OAuth client the command line signs in as (it may use the password grant).
 CLI_CLIENT_ID = "pitstop-cli"
@@ -77,7 +84,7 @@ class PitstopClient:
         credentials: Credentials | None = None,
         store: CredentialStore | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
-        retry: RetryPolicy = RetryPolicy(),  # noqa: B008 (frozen, so sharing it is safe)
+        retry: RetryPolicy = DEFAULT_RETRY,
         timeout: float = 15.0,
         sleep: Sleep | None = None,
         on_retry: RetryHook | None = log_retry,

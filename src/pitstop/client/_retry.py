@@ -71,6 +71,8 @@ class RetryPolicy:
         return max(floor, min(self.maximum, floor + extra))
 
 
+#: The defaults: 4 tries, waits from 0.5 s doubling up to 30 s, 60 s in all, with jitter.
+DEFAULT_RETRY = RetryPolicy()
 #: Never retry: one try only.
 NO_RETRY = RetryPolicy(attempts=1)
 

@@ -15,18 +15,21 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
-from pitstop.sim.model import CarModel
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from pitstop.clock import Clock, SystemClock
 from pitstop.link import protocol
+from pitstop.sim.model import CarModel
 
 log = logging.getLogger(__name__)
 
-#: Minimum wall seconds between two reports of a signal, by section; a command's effects and
-#: the car's state are reported at once.
+#: Minimum wall seconds between two reports of a signal, by signal ("section.field") or by
+#: section; a command's effects and the car's state are reported at once.
 DEFAULT_MIN_INTERVALS: Mapping[str, float] = {
+    "vehicle_state.locked": 0.0,
+    "charge_state.charging_state": 0.0,
+    "drive_state.shift_state": 0.0,
     "drive_state": 1.0,
     "charge_state": 2.0,
     "climate_state": 5.0,
@@ -91,6 +94,8 @@ class SimulatedCar:
     def _interval(self, key: str) -> float:
         if key == "state":
             return 0.0
+        if key in self.min_intervals:
+            return self.min_intervals[key]
         return self.min_intervals.get(key.partition(".")[0], 1.0)
 
     def step(self, *, force: bool = False) -> protocol.Telemetry | None:

@@ -1,0 +1,359 @@
+"""vehicle_data throughput against raw ASGI with the same payload, side by side in one run.
+
+    .venv/bin/python -m bench.vehicle_data            # 3 rounds of raw/pitstop, 10 s each
+    .venv/bin/python -m bench.vehicle_data --rounds 5 --duration 8 --connections 32
+    .venv/bin/python -m bench.vehicle_data --profile  # and a py-spy profile of one more Pitstop run
+
+What it does: a fresh SQLite data dir with an owner, one registered car and the owner's access
+token; ONE uvicorn worker serving `bench/vehicle_data_app.py` (`/raw` is a bare ASGI answer with
+the exact bytes and content type of `/api/1/vehicles/{VIN}/vehicle_data`; everything else is the
+real Pitstop app: real auth, real state); a simulated parked car on the real WebSocket link for
+the whole run. Then wrk (one thread, closed loop, same Authorization header on both) alternates
+raw and Pitstop runs; the figure is the median over the rounds of pitstop/raw. The issue's goal
+is a ratio of 0.65 or more. Any non-2xx answer or socket error fails the run: a benchmark of 401s
+would be meaningless.
+
+Needs wrk (`apt-get install -y wrk`); `--profile` needs py-spy
+(`uv pip install --python .venv/bin/python py-spy`, not a project dependency).
+The last figures go to the "vehicle_data" section of bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import random
+import re
+import shlex
+import shutil
+import statistics
+import sys
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from bench._common import (
+    REPO,
+    Server,
+    cpu_percent,
+    machine,
+    prepare,
+    sample,
+    server_env,
+    table,
+    today,
+    update_results,
+    uvicorn_server,
+)
+from pitstop.clock import SystemClock
+from pitstop.sim.car import SimulatedCar
+from pitstop.sim.fleet import CarCredential, build_model
+
+VIN = "5YJ3BENCH00000001"
+GOAL = 0.65
+OUT = REPO / "bench" / "out"
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    target: str
+    requests_per_s: float
+    latency_avg_ms: float
+    requests: int
+    non_2xx: int
+    socket_errors: int
+    server_cpu: float  # % of one core during the run
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def parse_wrk(target: str, output: str, server_cpu: float) -> WrkResult:
+    def find(pattern: str) -> re.Match[str] | None:
+        return re.search(pattern, output, re.MULTILINE)
+
+    rps = find(r"^Requests/sec:\s+([\d.]+)")
+    total = find(r"^\s+(\d+) requests in")
+    latency = find(r"^\s+Latency\s+([\d.]+)(us|ms|s)\b")
+    non_2xx = find(r"Non-2xx or 3xx responses: (\d+)")
+    errors = find(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+    if rps is None or total is None or latency is None:
+        raise RuntimeError(f"cannot read wrk's output:\n{output}")
+    return WrkResult(
+        target=target,
+        requests_per_s=float(rps.group(1)),
+        latency_avg_ms=float(latency.group(1)) * _UNITS[latency.group(2)],
+        requests=int(total.group(1)),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=sum(int(g) for g in errors.groups()) if errors else 0,
+        server_cpu=server_cpu,
+    )
+
+
+async def wrk(
+    server: Server, target: str, url: str, token: str, *, duration: int, connections: int
+) -> WrkResult:
+    command = [
+        "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "5s",
+        "-H", f"Authorization: Bearer {token}", url,
+    ]  # fmt: skip
+    before = sample(server.pid)
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    try:
+        async with asyncio.timeout(duration + 30):
+            out, _ = await process.communicate()
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise
+    after = sample(server.pid)
+    if process.returncode != 0:
+        raise RuntimeError(f"wrk failed ({process.returncode}):\n{out.decode()}")
+    return parse_wrk(target, out.decode(), cpu_percent(before, after))
+
+
+async def start_car(server: Server, secret: str) -> tuple[SimulatedCar, asyncio.Task[None]]:
+    """A parked car on the link (its state barely changes, so the cached body is realistic)."""
+    clock = SystemClock()
+    model = build_model(
+        CarCredential(vin=VIN, secret=secret), "parked", now_clock=clock, rng=random.Random(1)
+    )
+    car = SimulatedCar(
+        server_url=server.url, vin=VIN, secret=secret, model=model, clock=clock, tick=1.0
+    )
+    task = asyncio.create_task(car.run(), name="bench-car")
+    async with asyncio.timeout(20):
+        await car.connected.wait()
+        while car.unacked:  # noqa: ASYNC110 (until the server has stored what the car said)
+            await asyncio.sleep(0.05)
+    return car, task
+
+
+async def share_body(server: Server, token: str) -> bytes:
+    """Give /raw the bytes and content type of vehicle_data; check both answer the same."""
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=10) as http:
+        real = await http.get(f"/api/1/vehicles/{VIN}/vehicle_data")
+        if real.status_code != 200:
+            raise RuntimeError(f"vehicle_data answered {real.status_code}: {real.text}")
+        content_type = real.headers["content-type"]
+        put = await http.put(
+            "/_bench/raw-body", content=real.content, headers={"content-type": content_type}
+        )
+        put.raise_for_status()
+        raw = await http.get("/raw")
+        if raw.content != real.content or raw.headers["content-type"] != content_type:
+            raise RuntimeError("/raw does not answer what vehicle_data answers")
+    return real.content
+
+
+def find_py_spy() -> str | None:
+    found = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    return found if Path(found).exists() else None
+
+
+async def profile(
+    server: Server, py_spy: str, url: str, token: str, *, duration: int, connections: int
+) -> Path:
+    """py-spy on the server during one more Pitstop run; returns the collapsed-stack file."""
+    path = OUT / "vehicle_data.pyspy.txt"
+    spy = await asyncio.create_subprocess_exec(
+        py_spy, "record", "--pid", str(server.pid), "--duration", str(duration),
+        "--rate", "250", "--nonblocking", "--format", "raw", "--output", str(path),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    await wrk(server, "pitstop", url, token, duration=duration, connections=connections)
+    async with asyncio.timeout(30):
+        await spy.wait()
+    return path
+
+
+def summarize_profile(path: Path, top: int = 25) -> str:
+    """Own and inclusive sample shares per function, from py-spy's collapsed stacks."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [_short(f) for f in stack.split(";")]
+        total += count
+        own[frames[-1]] += count
+        for frame in set(frames):
+            inclusive[frame] += count
+    if not total:
+        return "(no samples)"
+    rows = [(f"{100 * n / total:.1f}%", f"{100 * own[f] / total:.1f}%", f"`{f}`") for f, n in
+            inclusive.most_common(top)]  # fmt: skip
+    own_rows = [(f"{100 * n / total:.1f}%", f"`{f}`") for f, n in own.most_common(top)]
+    return (
+        f"{total} samples.\n\nInclusive (time in the function and what it calls):\n\n"
+        + table(["incl.", "own", "function"], rows)
+        + "\n\nOwn time:\n\n"
+        + table(["own", "function"], own_rows)
+    )
+
+
+def _short(frame: str) -> str:
+    # "authenticate (pitstop/accounts/tokens.py:190)" with site-packages paths shortened
+    frame = re.sub(r"\(/.*?/site-packages/", "(", frame)
+    frame = re.sub(r"\(/.*?/src/", "(", frame)
+    return re.sub(r"\(/.*?/lib/python3\.\d+/", "(stdlib/", frame)
+
+
+async def run(args: argparse.Namespace) -> int:
+    if shutil.which("wrk") is None:
+        print("wrk is missing: install it with `apt-get install -y wrk` (Debian).", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="pitstop-bench-") as tmp:
+        data_dir = Path(tmp) / "data"
+        data_dir.mkdir()
+        setup = await prepare(data_dir, vins=[VIN])
+        log = Path(tmp) / "server.log"
+        with uvicorn_server("bench.vehicle_data_app:app", server_env(setup), log=log) as server:
+            try:
+                return await measure(args, server, setup.owner_token, setup.cars[VIN])
+            except BaseException:
+                print(log.read_text(), file=sys.stderr)
+                raise
+
+
+async def measure(args: argparse.Namespace, server: Server, token: str, car_secret: str) -> int:
+    car, car_task = await start_car(server, car_secret)
+    try:
+        body = await share_body(server, token)
+        urls = {
+            "raw": f"{server.url}/raw",
+            "pitstop": f"{server.url}/api/1/vehicles/{VIN}/vehicle_data",
+        }
+        print(f"payload: {len(body)} bytes; server pid {server.pid}; wrk -t1 -c{args.connections}")
+        for target, url in urls.items():  # warm-up, not counted
+            await wrk(server, target, url, token, duration=2, connections=args.connections)
+        results: list[WrkResult] = []
+        for round_no in range(1, args.rounds + 1):
+            for target, url in urls.items():
+                result = await wrk(
+                    server, target, url, token, duration=args.duration, connections=args.connections
+                )
+                results.append(result)
+                print(
+                    f"round {round_no} {target:8} {result.requests_per_s:9.0f} req/s  "
+                    f"avg {result.latency_avg_ms:6.2f} ms  server CPU {result.server_cpu:4.0f}%  "
+                    f"non-2xx {result.non_2xx}  socket errors {result.socket_errors}"
+                )
+        profile_text = ""
+        if args.profile:
+            path = await profile(
+                server,
+                args.py_spy,
+                urls["pitstop"],
+                token,
+                duration=args.duration,
+                connections=args.connections,
+            )
+            profile_text = summarize_profile(path)
+            print(profile_text)
+            print(f"collapsed stacks: {path}")
+    finally:
+        car_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await car_task
+    return report(args, results, len(body), car.connections, profile_text)
+
+
+def report(
+    args: argparse.Namespace,
+    results: list[WrkResult],
+    payload: int,
+    car_connections: int,
+    profile_text: str,
+) -> int:
+    raw = [r for r in results if r.target == "raw"]
+    real = [r for r in results if r.target == "pitstop"]
+    ratios = [p.requests_per_s / r.requests_per_s for r, p in zip(raw, real, strict=True)]
+    ratio = statistics.median(ratios)
+    failures = sum(r.non_2xx + r.socket_errors for r in results)
+    verdict = "meets" if ratio >= GOAL else "misses"
+    print(
+        f"\nmedian raw {statistics.median(r.requests_per_s for r in raw):.0f} req/s, "
+        f"pitstop {statistics.median(r.requests_per_s for r in real):.0f} req/s, "
+        f"ratio {ratio:.2f} ({verdict} the goal of {GOAL}); non-2xx + socket errors: {failures}"
+    )
+    command = ".venv/bin/python -m bench.vehicle_data " + shlex.join(sys.argv[1:])
+    rows: list[tuple[object, ...]] = [
+        (
+            i,
+            f"{r.requests_per_s:,.0f}",
+            f"{p.requests_per_s:,.0f}",
+            f"{p.requests_per_s / r.requests_per_s:.2f}",
+            f"{r.latency_avg_ms:.2f} / {p.latency_avg_ms:.2f}",
+            f"{r.server_cpu:.0f}% / {p.server_cpu:.0f}%",
+            r.non_2xx + p.non_2xx + r.socket_errors + p.socket_errors,
+        )
+        for i, (r, p) in enumerate(zip(raw, real, strict=True), start=1)
+    ]
+    rows.append(
+        (
+            "**median**",
+            f"**{statistics.median(r.requests_per_s for r in raw):,.0f}**",
+            f"**{statistics.median(r.requests_per_s for r in real):,.0f}**",
+            f"**{ratio:.2f}**",
+            "",
+            "",
+            failures,
+        )
+    )
+    markdown = f"""## vehicle_data vs raw ASGI
+
+What: requests/s of `GET /api/1/vehicles/{{VIN}}/vehicle_data` (the real app: bearer-token auth,
+registry lookup, cached encoded body) against `GET /raw`, a bare ASGI answer with the same
+{payload}-byte body and content type, served by the same single uvicorn worker (uvloop, httptools)
+in the same run, alternating. A simulated parked car is on the WebSocket link throughout
+({car_connections} connection). Load: wrk, 1 thread, {args.connections} connections, closed loop,
+{args.duration} s per run after a 2 s warm-up of each. Goal (issue): ratio ≥ {GOAL}.
+
+- Command: `{command}`
+- Date: {today()}
+- Machine: {machine()}; wrk and the server share the 2 cores
+
+{table(["round", "raw req/s", "pitstop req/s", "pitstop/raw", "avg latency ms raw / pitstop", "server CPU raw / pitstop", "non-2xx + socket errors"], rows)}
+
+Result: ratio **{ratio:.2f}**, {verdict} the goal of {GOAL}.
+"""
+    if profile_text:
+        markdown += f"\n### Profile of the server during a Pitstop run (py-spy)\n\n{profile_text}\n"
+    update_results("vehicle_data", markdown)
+    print(f"written to {Path('bench/RESULTS.md')}")
+    if failures:
+        print("FAILED: some answers were not 2xx", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--rounds", type=int, default=3, help="raw+pitstop pairs (default 3)")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    parser.add_argument("--profile", action="store_true", help="py-spy one more Pitstop run")
+    args = parser.parse_args()
+    args.py_spy = find_py_spy()
+    if args.profile and args.py_spy is None:
+        parser.error("--profile needs py-spy: uv pip install --python .venv/bin/python py-spy")
+    if args.profile:
+        OUT.mkdir(exist_ok=True)
+    if not (1 <= args.rounds <= 20 and 1 <= args.duration <= 120 and 1 <= args.connections <= 1024):
+        parser.error("rounds 1-20, duration 1-120 s, connections 1-1024")
+    return asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
