@@ -165,7 +165,7 @@ async def profile(
     path = OUT / "vehicle_data.pyspy.txt"
     spy = await asyncio.create_subprocess_exec(
         py_spy, "record", "--pid", str(server.pid), "--duration", str(duration),
-        "--rate", "250", "--nonblocking", "--format", "raw", "--output", str(path),
+        "--rate", "250", "--format", "raw", "--output", str(path),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     await wrk(server, "pitstop", url, token, duration=duration, connections=connections)

@@ -14,8 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from pitstop.cli import app
 from pitstop.client import CredentialStore, set_testing
@@ -210,7 +209,10 @@ async def test_an_invalid_charge_limit_shows_the_servers_message(
     car = await world.car(owner)
     result = await pitstop("charge", "limit", car.vin, "101", token=owner.token, url=world.url)
     assert result.exit_code == 1
-    assert result.output.splitlines()[0] == "percent must be between 50 and 100."
+    assert result.output == (
+        "percent must be between 50 and 100.\n"
+        "Hint: the command's --help lists the accepted values.\n"
+    )
     assert "Traceback" not in result.output
 
 

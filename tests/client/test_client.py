@@ -219,9 +219,16 @@ async def test_environment_variables_override_the_stored_credentials(
         assert (await pitstop.me()).email == "bob@example.com"
 
     # Tokens saved for one server are not sent to another.
-    env = {"PITSTOP_CONFIG_DIR": str(tmp_path), "PITSTOP_URL": closed_port_url()}
+    elsewhere = closed_port_url()
+    env = {"PITSTOP_CONFIG_DIR": str(tmp_path), "PITSTOP_URL": elsewhere}
     async with PitstopClient.from_env(env) as pitstop:
         assert pitstop.credentials.access_token is None
+        with pytest.raises(AuthError) as caught:
+            await pitstop.vehicles()
+    assert caught.value.message == (
+        f"You are not signed in to {elsewhere}: your saved sign-in is for {world.url}."
+    )
+    assert caught.value.hint == f"run `pitstop login --url {elsewhere}`, or unset PITSTOP_URL"
 
 
 async def test_an_expired_access_token_is_refreshed_once_and_saved(

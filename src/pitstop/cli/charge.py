@@ -43,7 +43,7 @@ def charge_stop(vin: VinArgument, as_json: JsonOption = False) -> None:
 @charge_app.command("limit")
 def charge_limit(
     vin: VinArgument,
-    percent: Annotated[int, typer.Argument(help="The charge limit in % (50 to 100).")],
+    percent: Annotated[int, typer.Argument(metavar="PERCENT", help="The charge limit in % (50 to 100).")],
     as_json: JsonOption = False,
 ) -> None:
     """Set the charge limit."""

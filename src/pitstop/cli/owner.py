@@ -271,7 +271,7 @@ def climate_off(vin: VinArgument, as_json: JsonOption = False) -> None:
 @climate_app.command("temp")
 def climate_temp(
     vin: VinArgument,
-    celsius: Annotated[float, typer.Argument(help="Driver's setpoint in °C (15 to 28).")],
+    celsius: Annotated[float, typer.Argument(metavar="CELSIUS", help="Driver's setpoint in °C (15 to 28).")],
     passenger: Annotated[
         float | None, typer.Option(help="Passenger's setpoint in °C (default: the driver's).")
     ] = None,

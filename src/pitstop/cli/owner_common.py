@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from pitstop.client import CommandResult, PitstopClient, PitstopError
+from pitstop.client import CommandResult, InvalidInput, PitstopClient, PitstopError
 
 T = TypeVar("T")
 
@@ -24,7 +24,9 @@ T = TypeVar("T")
 EXIT_FAILED = 1
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-VinArgument = Annotated[str, typer.Argument(help="The car's VIN (or id).", show_default=False)]
+VinArgument = Annotated[
+    str, typer.Argument(metavar="VIN", help="The car's VIN (or id).", show_default=False)
+]
 
 #: Refusals that mean "it is already so": reported as success.
 ALREADY = {
@@ -59,10 +61,13 @@ def fail(exc: PitstopError, *, as_json: bool = False) -> NoReturn:
             }
         )
     else:
+        hint = exc.hint
+        if not hint and isinstance(exc, InvalidInput):
+            hint = "the command's --help lists the accepted values"
         console = stderr()
         console.print(f"[bold red]{escape(exc.message)}[/]")
-        if exc.hint:
-            console.print(f"[dim]Hint:[/] {escape(exc.hint.rstrip('.'))}.")
+        if hint:
+            console.print(f"[dim]Hint:[/] {escape(hint.rstrip('.'))}.")
     raise typer.Exit(EXIT_FAILED)
 
 

@@ -102,6 +102,8 @@ class PitstopClient:
             expires_at=creds.expires_at,
         )
         self._store = store
+        #: The server a saved sign-in is for, when it is not this one.
+        self._signed_in_elsewhere: str | None = None
         self.retry = retry
         self.client_id = client_id
         self._sleep = sleep
@@ -132,7 +134,12 @@ class PitstopClient:
         """A client for the stored credentials, overridden by `PITSTOP_URL` and `PITSTOP_TOKEN`."""
         store = store or CredentialStore(env=env)
         credentials, stored = resolve(env, store)
-        return cls(credentials.url, credentials=credentials, store=store if stored else None, **kwargs)
+        client = cls(credentials.url, credentials=credentials, store=store if stored else None,
+                     **kwargs)
+        if not stored and not credentials.access_token:
+            saved = store.load()
+            client._signed_in_elsewhere = saved.url if saved and saved.access_token else None
+        return client
 
     @property
     def credentials(self) -> Credentials:
@@ -204,6 +211,12 @@ class PitstopClient:
     ) -> Any:
         """Send one request and return its decoded JSON body, or raise the matching PitstopError."""
         if authenticated and not self._credentials.access_token:
+            if self._signed_in_elsewhere:
+                raise AuthError(
+                    f"You are not signed in to {self.base_url}: your saved sign-in is for "
+                    f"{self._signed_in_elsewhere}.",
+                    f"run `pitstop login --url {self.base_url}`, or unset PITSTOP_URL",
+                )
             raise AuthError(f"You are not signed in to {self.base_url}.", LOGIN_HINT)
         refreshed = False
         if authenticated and self._credentials.refresh_token and self._credentials.expired():

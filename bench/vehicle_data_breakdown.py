@@ -1,0 +1,257 @@
+"""Where a vehicle_data request spends its time inside the app: ASGI calls in a loop, no sockets.
+
+    .venv/bin/python -m bench.vehicle_data_breakdown                  # the table
+    .venv/bin/python -m bench.vehicle_data_breakdown --pyinstrument   # and a profile of Pitstop's
+
+The HTTP server's own cost (parsing, syscalls) is the same for every variant and is left out:
+each line is microseconds per request spent in the ASGI app alone, from a bare ASGI answer up to
+the real Pitstop app (real SQLite, a real token, a car with telemetry merged into its state).
+With bench/vehicle_data.py's server-side cost of a raw request (server CPU / req/s), this says
+how many microseconds Pitstop may spend for a given pitstop/raw ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bench._common import prepare
+from pitstop.accounts import scopes
+from pitstop.accounts.auth import authenticate
+from pitstop.accounts.tokens import token_hash
+from pitstop.app import create_app
+from pitstop.clock import SystemClock
+from pitstop.fleet import routes as fleet_routes
+from pitstop.runtime import Runtime
+from pitstop.settings import Settings
+from pitstop.sim.fleet import CarCredential, build_model
+
+VIN = "5YJ3BENCH00000001"
+PATH = f"/api/1/vehicles/{VIN}/vehicle_data"
+
+
+def http_scope(path: str, token: str) -> Scope:
+    """A scope like uvicorn's for `GET path` with a bearer token."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 40000),
+        "scheme": "http",
+        "method": "GET",
+        "root_path": "",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [
+            (b"host", b"127.0.0.1:8000"),
+            (b"authorization", f"Bearer {token}".encode()),
+        ],
+        "state": {},
+    }
+
+
+async def _receive() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.status = 0
+        self.body = b""
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        else:
+            self.body = message.get("body", b"")
+
+
+async def per_call_us(
+    call: Callable[[], Awaitable[Any]], *, seconds: float, repeats: int = 5
+) -> float:
+    """Median over `repeats` of the microseconds per awaited `call()`."""
+    results = []
+    for _ in range(repeats):
+        n = 0
+        start = time.perf_counter()
+        deadline = start + seconds / repeats
+        while True:
+            for _ in range(200):
+                await call()
+            n += 200
+            now = time.perf_counter()
+            if now >= deadline:
+                break
+        results.append((now - start) / n * 1e6)
+    return statistics.median(results)
+
+
+def asgi_call(app: ASGIApp, scope: Scope) -> tuple[Callable[[], Awaitable[None]], Recorder]:
+    recorder = Recorder()
+
+    async def call() -> None:
+        await app(dict(scope), _receive, recorder.send)
+
+    return call, recorder
+
+
+async def run(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="pitstop-breakdown-") as tmp:
+        data_dir = Path(tmp) / "data"
+        data_dir.mkdir()
+        setup = await prepare(data_dir, vins=[VIN])
+        app = create_app(Settings(data_dir=data_dir, secret_key=setup.secret_key))
+        async with app.router.lifespan_context(app):
+            rt: Runtime = app.state.runtime
+            vehicle = await rt.registry.by_vin(VIN)
+            assert vehicle is not None
+            # A parked car's telemetry, merged as the link would.
+            model = build_model(
+                CarCredential(VIN, setup.cars[VIN]),
+                "parked",
+                now_clock=SystemClock(),
+                rng=random.Random(1),
+            )
+            signals = {"state": model.state, **model.signals()}
+            rt.states.set_connected(vehicle.id, True)
+            rt.states.apply(vehicle.id, 1, int(time.time() * 1000), signals, None)
+            await measure(args, app, rt, setup.owner_token, vehicle.id)
+    return 0
+
+
+async def measure(
+    args: argparse.Namespace, app: Starlette, rt: Runtime, token: str, vehicle_id: int
+) -> None:
+    scope = http_scope(PATH, token)
+    check, recorder = asgi_call(app, scope)
+    await check()
+    if recorder.status != 200:
+        raise RuntimeError(f"vehicle_data answered {recorder.status}: {recorder.body[:200]!r}")
+    body = recorder.body
+    headers = [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
+
+    async def raw(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def cached(request: Request) -> Response:
+        return Response(body, media_type="application/json")
+
+    one_route = Starlette(routes=[Route("/api/1/vehicles/{key}/vehicle_data", cached)])
+    # Pitstop's route table and exception handlers, with a trivial endpoint at vehicle_data.
+    same_table = Starlette(
+        routes=[
+            Route(r.path, cached) if r.path.endswith("/vehicle_data") else r  # type: ignore[attr-defined]
+            for r in app.routes
+        ],
+        exception_handlers=app.exception_handlers,
+    )
+    request = Request({**scope, "app": app})
+    raw_token = token
+
+    async def pitstop_authenticate() -> None:
+        await authenticate(request, scopes.VEHICLE_DEVICE_DATA)
+
+    async def tokens_authenticate() -> None:
+        await rt.tokens.authenticate(raw_token)
+
+    async def hash_only() -> None:
+        token_hash(raw_token)
+
+    async def clock_now() -> None:
+        rt.clock.now()
+
+    async def registry_find() -> None:
+        await rt.registry.find(VIN)
+
+    async def sections() -> None:
+        fleet_routes._requested_sections(request, request.scope["pitstop.principal"])
+
+    async def new_request() -> None:
+        Request(scope)
+
+    async def new_response() -> None:
+        Response(body, media_type="application/json")
+
+    async def nothing() -> None:
+        pass
+
+    await pitstop_authenticate()  # sets scope["pitstop.principal"] for `sections`
+    lines: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
+        ("empty awaited call (loop overhead, subtracted below)", nothing),
+        ("raw ASGI answer", asgi_call(raw, scope)[0]),
+        ("Starlette, 1 route, cached Response", asgi_call(one_route, scope)[0]),
+        (
+            "Starlette, Pitstop's routes and handlers, cached Response",
+            asgi_call(same_table, scope)[0],
+        ),
+        ("Pitstop vehicle_data (the real app)", check),
+        ("  part: auth.authenticate(request, scope)", pitstop_authenticate),
+        ("  part:   Tokens.authenticate(raw) (cache hit)", tokens_authenticate),
+        ("  part:     token_hash (sha256 of the JWT)", hash_only),
+        ("  part:     clock.now() (datetime)", clock_now),
+        ("  part: registry.find(VIN)", registry_find),
+        ("  part: _requested_sections (no query)", sections),
+        ("  part: Request(scope)", new_request),
+        ("  part: Response(body)", new_response),
+    ]
+    base = 0.0
+    rows = []
+    for name, call in lines:
+        us = await per_call_us(call, seconds=args.seconds)
+        if call is nothing:
+            base = us
+        rows.append((name, us - base))
+    print(f"route table: {len(app.routes)} routes; vehicle_data is number "
+          f"{[getattr(r, 'path', '') for r in app.routes].index('/api/1/vehicles/{key}/vehicle_data') + 1}")  # fmt: skip
+    print(f"{'what':62} µs/request")
+    for name, us in rows:
+        print(f"{name:62} {us:8.2f}")
+    if args.pyinstrument:
+        await profile(check, seconds=max(args.seconds, 3.0))
+
+
+async def profile(call: Callable[[], Awaitable[Any]], *, seconds: float) -> None:
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        print("--pyinstrument needs pyinstrument (a dev dependency: uv sync)", file=sys.stderr)
+        return
+    profiler = Profiler(interval=0.0001, async_mode="disabled")
+    profiler.start()
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        for _ in range(200):
+            await call()
+    profiler.stop()
+    print(profiler.output_text(unicode=False, color=False, show_all=False))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=float, default=2.0, help="seconds per line (default 2)")
+    parser.add_argument("--pyinstrument", action="store_true", help="profile the Pitstop loop")
+    args = parser.parse_args()
+    if not 0.1 <= args.seconds <= 30:
+        parser.error("--seconds between 0.1 and 30")
+    return asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
