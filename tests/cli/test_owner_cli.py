@@ -292,10 +292,12 @@ async def test_an_unreachable_server_is_one_sentence(pitstop: Invoke) -> None:
     url = closed_port_url()
     result = await pitstop("vehicles", token="t", url=url)
     assert result.exit_code == 1
-    assert result.output.splitlines()[0] == (
-        f"Cannot reach the Pitstop server at {url}: is it running? Check PITSTOP_URL."
-    )
-    assert "Traceback" not in result.output
+    *retries, sentence, hint = result.output.splitlines()
+    assert sentence == f"Cannot reach the Pitstop server at {url}: is it running? Check PITSTOP_URL."
+    assert hint == "Hint: start one with `pitstop serve`, or set PITSTOP_URL to where yours runs."
+    # A read is tried 4 times, and the user is told why they wait.
+    assert len(retries) == 3
+    assert all(r.startswith("No answer from the server (ConnectError): trying again in") for r in retries)
 
 
 async def test_an_asleep_car_hints_at_waking_it_and_wake_brings_it_online(
@@ -313,3 +315,28 @@ async def test_an_asleep_car_hints_at_waking_it_and_wake_brings_it_online(
     assert f"({car.vin}) is online." in woken.stdout
     unlocked = await pitstop("unlock", car.vin, token=owner.token, url=world.url)
     assert unlocked.exit_code == 0, unlocked.output
+
+
+async def test_a_car_without_a_link_is_reported_offline(world: World, pitstop: Invoke) -> None:
+    owner = await world.account("ada@example.com")
+    car = await world.car(owner, connect=False)
+    status = await pitstop("status", car.vin, token=owner.token, url=world.url)
+    assert status.exit_code == 1
+    assert status.output.splitlines()[0] == (
+        f"The car {car.vin} is offline: it has no connection to Pitstop right now."
+    )
+    woken = await pitstop("wake", car.vin, "--timeout", "2", token=owner.token, url=world.url)
+    assert woken.exit_code == 1 and "offline" in woken.output
+
+
+async def test_status_without_the_location_scope_still_shows_the_rest(
+    world: World, pitstop: Invoke
+) -> None:
+    owner = await world.account(
+        "ada@example.com", scopes=frozenset({"openid", "vehicle_device_data", "vehicle_cmds"})
+    )
+    car = await world.car(owner, battery_level=64.0)
+    status = await pitstop("status", car.vin, token=owner.token, url=world.url)
+    assert status.exit_code == 0, status.output
+    assert "hidden (the token lacks the vehicle_location scope)" in status.output
+    assert "64 %" in status.output

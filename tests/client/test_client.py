@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -255,6 +256,21 @@ async def test_an_expired_access_token_is_refreshed_once_and_saved(
     async with PitstopClient(world.url) as pitstop:
         with pytest.raises(AuthError):
             await pitstop.refresh(first.refresh_token)
+
+
+async def test_concurrent_calls_share_one_refresh(world: World, tmp_path: Path) -> None:
+    owner = await world.account("ada@example.com")
+    async with PitstopClient(world.url) as pitstop:
+        grant = await pitstop.token_password("ada@example.com", owner.password)
+    stale = Credentials(url=world.url, access_token=grant.access_token,
+                        refresh_token=grant.refresh_token,
+                        expires_at=datetime.now(UTC) - timedelta(minutes=1))
+    store = CredentialStore(tmp_path)
+    async with PitstopClient(world.url, credentials=stale, store=store) as pitstop:
+        # A second refresh would present the rotated (dead) refresh token and fail.
+        users = await asyncio.gather(*(pitstop.me() for _ in range(5)))
+    assert {u.email for u in users} == {"ada@example.com"}
+    assert store.load() == pitstop.credentials
 
 
 async def test_a_token_the_server_says_has_expired_is_refreshed(settings: Settings) -> None:

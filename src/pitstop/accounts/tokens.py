@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pitstop.accounts import scopes as scope_names
-from pitstop.accounts.users import User
+from pitstop.accounts.users import User, user_from_row
 from pitstop.clock import Clock
 from pitstop.db.tables import auth_codes, tokens, users
 from pitstop.responses import ApiError
@@ -289,7 +289,7 @@ class Tokens:
     async def _user(self, user_id: int) -> User:
         async with self.engine.connect() as conn:
             row = (await conn.execute(sa.select(users).where(users.c.id == user_id))).one()
-        return User(id=row.id, email=row.email, full_name=row.full_name, role=row.role)
+        return user_from_row(row)
 
     # --- authorization codes (PKCE) --------------------------------------------------------
 

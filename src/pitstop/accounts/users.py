@@ -27,7 +27,7 @@ class UserExists(ValueError):
     pass
 
 
-def _user(row: sa.Row[tuple[int, str, str, str]]) -> User:
+def user_from_row(row: sa.Row[tuple[int, str, str, str]]) -> User:
     return User(id=row.id, email=row.email, full_name=row.full_name, role=row.role)
 
 
@@ -67,14 +67,14 @@ class Users:
     async def get(self, user_id: int) -> User | None:
         async with self.engine.connect() as conn:
             row = (await conn.execute(sa.select(users).where(users.c.id == user_id))).first()
-        return _user(row) if row else None
+        return user_from_row(row) if row else None
 
     async def by_email(self, email: str) -> User | None:
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(sa.select(users).where(users.c.email == email.strip().lower()))
             ).first()
-        return _user(row) if row else None
+        return user_from_row(row) if row else None
 
     async def authenticate(self, email: str, password: str) -> User | None:
         async with self.engine.connect() as conn:
@@ -83,4 +83,4 @@ class Users:
             ).first()
         if row is None or not verify_password(row.password_hash, password):
             return None
-        return _user(row)
+        return user_from_row(row)

@@ -18,6 +18,7 @@ from pitstop.cli import charge
 from pitstop.cli.owner_common import (
     JsonOption,
     VinArgument,
+    announce_retry,
     distance,
     duration,
     emit_json,
@@ -81,7 +82,9 @@ def login(
         await pitstop.token_password(email, password)
         return pitstop.credentials, await pitstop.me()
 
-    credentials, user = run(work, as_json=as_json, client=lambda: PitstopClient(server))
+    credentials, user = run(
+        work, as_json=as_json, client=lambda: PitstopClient(server, on_retry=announce_retry)
+    )
     try:
         store.save(credentials)
     except OSError as exc:

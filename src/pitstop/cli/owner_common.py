@@ -16,7 +16,13 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from pitstop.client import CommandResult, InvalidInput, PitstopClient, PitstopError
+from pitstop.client import (
+    CommandResult,
+    InvalidInput,
+    PitstopClient,
+    PitstopError,
+    RetryEvent,
+)
 
 T = TypeVar("T")
 
@@ -71,11 +77,26 @@ def fail(exc: PitstopError, *, as_json: bool = False) -> NoReturn:
     raise typer.Exit(EXIT_FAILED)
 
 
+def announce_retry(event: RetryEvent) -> None:
+    """Tell the user, on stderr, why they are waiting."""
+    if event.reason.startswith("503"):
+        why = f"The server is unavailable ({event.reason})"
+    elif event.reason.startswith("429"):
+        why = "The server asks to slow down (429)"
+    else:
+        why = f"No answer from the server ({event.reason})"
+    stderr().print(f"[dim]{escape(why)}: trying again in {event.wait:.1f} s…[/]")
+
+
+def client_from_env() -> PitstopClient:
+    return PitstopClient.from_env(on_retry=announce_retry)
+
+
 def run(
     work: Callable[[PitstopClient], Awaitable[T]],
     *,
     as_json: bool = False,
-    client: Callable[[], PitstopClient] = PitstopClient.from_env,
+    client: Callable[[], PitstopClient] = client_from_env,
     spinner: str | None = None,
 ) -> T:
     """Run `work` with a client made from the environment and stored credentials.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
@@ -39,6 +38,7 @@ from pitstop.client._retry import (
     log_retry,
     send_with_retry,
 )
+from pitstop.clock import Clock, SystemClock
 
 #: The OAuth client the command line signs in as (it may use the password grant).
 CLI_CLIENT_ID = "pitstop-cli"
@@ -71,7 +71,8 @@ class PitstopClient:
     (POST) are never retried by the client, since a car must not honk twice.
 
     `transport` replaces the network (e.g. `httpx.MockTransport`); `sleep` replaces the waits
-    between retries (tests record them instead of sleeping); `on_retry` hears of each retry.
+    between retries (tests record them instead of sleeping); `clock` is where time comes from
+    (token expiry, waiting for a car; default: the system's); `on_retry` hears of each retry.
     With `credentials` holding a refresh token the client renews an expired access token once
     and, with a `store`, saves the new pair.
     """
@@ -87,6 +88,7 @@ class PitstopClient:
         retry: RetryPolicy = DEFAULT_RETRY,
         timeout: float = 15.0,
         sleep: Sleep | None = None,
+        clock: Clock | None = None,
         on_retry: RetryHook | None = log_retry,
         rng: random.Random | None = None,
         client_id: str = CLI_CLIENT_ID,
@@ -104,9 +106,11 @@ class PitstopClient:
         self._store = store
         #: The server a saved sign-in is for, when it is not this one.
         self._signed_in_elsewhere: str | None = None
+        self._renewing = asyncio.Lock()
         self.retry = retry
         self.client_id = client_id
-        self._sleep = sleep
+        self._clock: Clock = clock or SystemClock()
+        self._sleep = sleep or self._clock.sleep
         self._on_retry = on_retry
         self._rng = rng
         try:
@@ -219,10 +223,15 @@ class PitstopClient:
                 )
             raise AuthError(f"You are not signed in to {self.base_url}.", LOGIN_HINT)
         refreshed = False
-        if authenticated and self._credentials.refresh_token and self._credentials.expired():
-            await self._renew()
+        if (
+            authenticated
+            and self._credentials.refresh_token
+            and self._credentials.expired(self._clock.now())
+        ):
+            await self._renew(self._credentials.access_token)
             refreshed = True
         while True:
+            sent_with = self._credentials.access_token
             response = await self._send(
                 method, path, params=params, json=json, data=data, authenticated=authenticated
             )
@@ -234,7 +243,7 @@ class PitstopClient:
                 and _error_enum(response) == "token_expired"
             ):
                 # Refused before anything ran, so sending it again is safe even for a command.
-                await self._renew()
+                await self._renew(sent_with)
                 refreshed = True
                 continue
             break
@@ -263,10 +272,17 @@ class PitstopClient:
 
     def _adopt(self, grant: TokenGrant) -> None:
         self._credentials = with_grant(
-            self._credentials, grant.access_token, grant.refresh_token, grant.expires_in
+            self._credentials, grant.access_token, grant.refresh_token, grant.expires_in,
+            now=self._clock.now(),
         )
         if self._store is not None:
-            self._store.save(self._credentials)
+            try:
+                self._store.save(self._credentials)
+            except OSError as exc:
+                raise PitstopError(
+                    f"Cannot save the new tokens in {self._store.path}: {exc.strerror}.",
+                    "set PITSTOP_CONFIG_DIR to a folder you can write, then `pitstop login`",
+                ) from exc
 
     async def _token(self, form: dict[str, str], auth_hint: str) -> TokenGrant:
         body = await self._call(
@@ -299,7 +315,14 @@ class PitstopClient:
             LOGIN_HINT,
         )
 
-    async def _renew(self) -> None:
+    async def _renew(self, stale: str | None) -> None:
+        """Refresh the pair once, unless a concurrent call already replaced the `stale` token."""
+        async with self._renewing:
+            if self._credentials.access_token != stale:
+                return
+            await self._refresh_or_explain()
+
+    async def _refresh_or_explain(self) -> None:
         try:
             await self.refresh()
         except PitstopError as exc:
@@ -380,22 +403,23 @@ class PitstopClient:
 
         Raises `VehicleOffline` if the car has no link, `VehicleAsleep` if it did not wake in time.
         """
-        deadline = time.monotonic() + timeout
+        now = self._clock.timestamp
+        deadline = now() + timeout
         car = await self.wake_up(key)
-        woken_at = time.monotonic()
+        woken_at = now()
         interval = 0.1
         while not car.online:
-            if time.monotonic() >= deadline:
+            if now() >= deadline:
                 raise (VehicleOffline if car.state == "offline" else VehicleAsleep)(
                     f"The car {key} did not wake up within {timeout:g} s.",
                     "it may be out of coverage: try again later",
                     state=car.state,
                     vehicle=key,
                 )
-            await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+            await self._clock.sleep(min(interval, max(0.0, deadline - now())))
             interval = min(interval * 2, 2.0)
-            if car.state == "asleep" and time.monotonic() - woken_at >= rewake_every:
-                woken_at = time.monotonic()
+            if car.state == "asleep" and now() - woken_at >= rewake_every:
+                woken_at = now()
                 try:
                     car = await self.wake_up(key)
                     continue
