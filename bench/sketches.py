@@ -15,6 +15,8 @@ from pitstop.responses import ApiError
 from pitstop.runtime import Runtime
 
 ROUTE = "/api/1/vehicles/{key}/vehicle_data"
+#: What bench/vehicle_data_app.py can serve: Pitstop as it is, or with one sketch applied.
+VARIANTS = ("as-is", "routes-reordered", "fast-path")
 
 
 def vehicle_data_first(app: Starlette) -> Starlette:

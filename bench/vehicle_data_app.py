@@ -17,11 +17,9 @@ import os
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bench.sketches import fast_path, vehicle_data_first
+from bench.sketches import VARIANTS, fast_path, vehicle_data_first
 from pitstop.app import create_app
 from pitstop.settings import load_settings
-
-VARIANTS = ("as-is", "routes-reordered", "fast-path")
 
 
 def _pitstop(variant: str) -> ASGIApp:

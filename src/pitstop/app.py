@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -17,6 +18,13 @@ from pitstop.accounts import routes as account_routes
 from pitstop.accounts.tokens import Tokens
 from pitstop.accounts.users import Users
 from pitstop.availability import health
+from pitstop.availability import routes as maintenance_routes
+from pitstop.availability.answer import RetryPolicy
+from pitstop.availability.changes import make_feed
+from pitstop.availability.gate import BypassSigner, Gate
+from pitstop.availability.scheduler import WindowScheduler
+from pitstop.availability.state import MaintenanceState
+from pitstop.availability.store import WindowStore
 from pitstop.clock import Clock, SystemClock
 from pitstop.db import create_engine, migrate
 from pitstop.fleet import routes as fleet_routes
@@ -51,8 +59,17 @@ async def dependency_failed(request: Request, exc: Exception) -> Response:
 
 
 def build_runtime(settings: Settings, clock: Clock) -> Runtime:
-    engine = create_engine(settings.resolved_database_url())
+    database_url = settings.resolved_database_url()
+    engine = create_engine(database_url)
     registry = Registry(engine, clock)
+    windows = WindowStore(engine, clock)
+    maintenance = MaintenanceState(
+        windows,
+        clock,
+        feed=make_feed(database_url, settings.redis_url),
+        poll_interval=settings.maintenance_poll_interval,
+    )
+    windows.on_change = maintenance.publish
     return Runtime(
         settings=settings,
         clock=clock,
@@ -74,6 +91,9 @@ def build_runtime(settings: Settings, clock: Clock) -> Runtime:
             command_timeout=settings.command_timeout,
             command_expiry=settings.command_expiry,
         ),
+        windows=windows,
+        maintenance=maintenance,
+        bypass=BypassSigner(settings.resolved_secret_key()),
     )
 
 
@@ -86,14 +106,24 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         await migrate(rt.engine)
         await rt.registry.load()
         await rt.states.load()
-        writer = asyncio.create_task(rt.states.run_writer(), name="telemetry-writer")
+        await rt.maintenance.refresh()
+        tasks = [
+            asyncio.create_task(rt.states.run_writer(), name="telemetry-writer"),
+            asyncio.create_task(rt.maintenance.run(), name="maintenance-state"),
+            asyncio.create_task(
+                WindowScheduler(rt.maintenance, rt.windows, rt.clock).run(),
+                name="maintenance-scheduler",
+            ),
+        ]
         try:
             yield
         finally:
             await rt.hub.reconnect_all()
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             with contextlib.suppress(Exception):
                 await rt.states.flush()
             await rt.engine.dispose()
@@ -104,6 +134,22 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             *account_routes.routes,
             *fleet_routes.routes,
             *link_routes.routes,
+            *maintenance_routes.routes,
+        ],
+        middleware=[
+            Middleware(
+                Gate,
+                state=rt.maintenance,
+                clock=rt.clock,
+                tokens=rt.tokens,
+                bypass=rt.bypass,
+                retry=RetryPolicy(
+                    floor=settings.retry_after_floor,
+                    cap=settings.retry_after_cap,
+                    jitter=settings.retry_after_jitter,
+                ),
+                public_url=settings.public_url,
+            )
         ],
         exception_handlers={
             ApiError: api_error_handler,

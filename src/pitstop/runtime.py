@@ -9,6 +9,9 @@ from starlette.requests import HTTPConnection
 
 from pitstop.accounts.tokens import Tokens
 from pitstop.accounts.users import Users
+from pitstop.availability.gate import BypassSigner
+from pitstop.availability.state import MaintenanceState
+from pitstop.availability.store import WindowStore
 from pitstop.clock import Clock
 from pitstop.fleet.registry import Registry
 from pitstop.fleet.state import VehicleStates
@@ -26,6 +29,9 @@ class Runtime:
     registry: Registry
     states: VehicleStates
     hub: LinkHub
+    windows: WindowStore
+    maintenance: MaintenanceState
+    bypass: BypassSigner
 
 
 def runtime(conn: HTTPConnection) -> Runtime:

@@ -42,6 +42,19 @@ class Settings(msgspec.Struct, kw_only=True):
     #: How long an authenticated token stays in the in-memory cache, in seconds.
     #: Bounds how long a revoked token may still work on another server process.
     token_cache_ttl: float = 5.0
+    #: Redis for spreading maintenance changes between processes (optional; PostgreSQL's
+    #: LISTEN/NOTIFY is used when the database is PostgreSQL, polling always runs).
+    redis_url: str = ""
+    #: How often each process re-reads maintenance state, in seconds.
+    maintenance_poll_interval: float = 1.0
+    #: Retry-After bounds and per-client spread for 503 answers, in seconds.
+    retry_after_floor: int = 5
+    retry_after_cap: int = 3600
+    retry_after_jitter: int = 60
+    #: How long a draining server keeps serving (with /readyz at 503) before it stops
+    #: accepting connections, and how long it then waits for requests in flight, in seconds.
+    drain_grace: float = 5.0
+    drain_timeout: float = 20.0
 
     def resolved_database_url(self) -> str:
         return async_database_url(self.database_url or f"sqlite:///{self.data_dir / 'pitstop.db'}")

@@ -113,3 +113,59 @@ telemetry = sa.Table(
     sa.Column("recorded_at", Timestamp(), nullable=False),
     sa.Column("signals", sa.JSON, nullable=False),
 )
+
+# --- availability ---------------------------------------------------------------------------
+
+maintenance_windows = sa.Table(
+    "maintenance_windows",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("reason", sa.String(40), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    # Empty list: the whole service.
+    sa.Column("components", sa.JSON, nullable=False),
+    sa.Column("mode", sa.String(20), nullable=False),  # full | read_only
+    sa.Column("status", sa.String(20), nullable=False, index=True),
+    sa.Column("starts_at", Timestamp(), nullable=False),
+    sa.Column("expected_end", Timestamp(), nullable=False),
+    sa.Column("started_at", Timestamp(), nullable=True),
+    sa.Column("ended_at", Timestamp(), nullable=True),
+    # False: the window lasts until an operator finishes it, and may overrun.
+    sa.Column("auto_finish", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("rrule", sa.String(500), nullable=True),
+    # Occurrences of a recurring window share the id of the first one.
+    sa.Column("series_id", sa.Integer, nullable=True),
+    sa.Column("created_by", sa.String(320), nullable=False),
+    sa.Column("created_at", Timestamp(), nullable=False),
+    sa.Column("updated_at", Timestamp(), nullable=False),
+    # Raised on every change (iCalendar's SEQUENCE, and caches).
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+)
+
+maintenance_updates = sa.Table(
+    "maintenance_updates",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "window_id",
+        sa.ForeignKey("maintenance_windows.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("at", Timestamp(), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("author", sa.String(320), nullable=False),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", Timestamp(), nullable=False),
+    sa.Column("actor", sa.String(320), nullable=False),
+    sa.Column("action", sa.String(60), nullable=False),
+    sa.Column("subject", sa.String(100), nullable=False, index=True),
+    sa.Column("detail", sa.JSON, nullable=False),
+)

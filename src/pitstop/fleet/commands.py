@@ -97,6 +97,9 @@ COMMANDS: dict[str, CommandSpec] = {
     "remove_charge_schedule": CommandSpec(RemoveChargeSchedule, _CHARGING),
 }
 
+#: Commands a charging-only token may send (and that a `charging` window takes down).
+CHARGING_COMMANDS = frozenset(name for name, spec in COMMANDS.items() if spec.scopes == _CHARGING)
+
 
 def _invalid(field: str, message: str) -> ApiError:
     return ApiError(422, "invalid_field", f"{field} {message}.", messages={field: [message]})

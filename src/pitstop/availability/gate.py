@@ -1,0 +1,228 @@
+"""The gate: a pure ASGI middleware that answers 503 for what a maintenance window takes down.
+
+It reads the in-memory `MaintenanceState` (no I/O per request). With no window in force or
+announced for a route, a request costs a dictionary lookup or two on its way through.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from datetime import datetime
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pitstop.accounts.tokens import Tokens
+from pitstop.availability import answer
+from pitstop.availability.state import MaintenanceState
+from pitstop.availability.windows import MaintenanceWindow
+from pitstop.clock import Clock
+from pitstop.fleet.commands import CHARGING_COMMANDS
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+BYPASS_COOKIE = "pitstop_bypass"
+BYPASS_HEADER = (b"pitstop-maintenance-bypass", b"1")
+
+
+def component_for(path: str) -> str | None:
+    """Which component serves `path`; None for what is never gated (health, status, the
+    maintenance API itself). The car link answers to `vehicle_link`."""
+    if path.startswith("/api/1/vehicles"):
+        if "/command/" in path:
+            return (
+                "charging" if path.rpartition("/")[2] in CHARGING_COMMANDS else "vehicle_commands"
+            )
+        if path.endswith("/wake_up"):
+            return "vehicle_commands"
+        return "vehicle_data"
+    if path.startswith("/api/1/products"):
+        return "vehicle_data"
+    if path.startswith(("/oauth2/", "/api/1/users", "/api/1/tokens", "/api/1/admin/")):
+        return "accounts"
+    if path.startswith("/api/1/service"):
+        return "service"
+    if path.startswith(("/api/1/notifications", "/api/1/feed")):
+        return "notifications"
+    if path.startswith(("/app", "/admin", "/static")):
+        return "web"
+    if path.startswith("/link/"):
+        return "vehicle_link"
+    return None
+
+
+class BypassSigner:
+    """Signed, expiring cookies that let an operator's browser through the gate."""
+
+    def __init__(self, secret: str) -> None:
+        self._key = hashlib.sha256(b"pitstop-bypass:" + secret.encode()).digest()
+
+    def make(self, expires_at: int) -> str:
+        sig = hmac.new(self._key, str(expires_at).encode(), hashlib.sha256).hexdigest()
+        return f"{expires_at}.{sig}"
+
+    def valid(self, value: str, now: float) -> bool:
+        expires, _, sig = value.partition(".")
+        if not expires.isdigit() or int(expires) < now:
+            return False
+        expected = hmac.new(self._key, expires.encode(), hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected, sig)
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    raw = _header(scope, b"cookie")
+    if raw is None:
+        return None
+    for part in raw.decode("latin-1").split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return None
+
+
+def _client_key(scope: Scope) -> str:
+    auth = _header(scope, b"authorization")
+    if auth:
+        return auth.decode("latin-1")
+    client = scope.get("client")
+    return (
+        f"{client[0] if client else ''}|{(_header(scope, b'user-agent') or b'').decode('latin-1')}"
+    )
+
+
+class Gate:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        state: MaintenanceState,
+        clock: Clock,
+        tokens: Tokens,
+        bypass: BypassSigner,
+        retry: answer.RetryPolicy | None = None,
+        public_url: str = "",
+        classify: Callable[[str], str | None] = component_for,
+    ) -> None:
+        self.app = app
+        self.state = state
+        self.clock = clock
+        self.tokens = tokens
+        self.bypass = bypass
+        self.retry = retry or answer.RetryPolicy()
+        self.public_url = public_url.rstrip("/")
+        self.classify = classify
+        self._bodies: dict[tuple[int, int, bool, bytes, str], tuple[answer.Unavailable, bytes]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        component = self.classify(scope["path"])
+        if component is None:
+            await self.app(scope, receive, send)
+            return
+        window = self.state.closing(component)
+        if (
+            window is not None
+            and window.mode == "read_only"
+            and scope.get("method", "GET") in SAFE_METHODS
+        ):
+            scope["pitstop.read_only"] = window
+            window = None
+        if window is None:
+            snapshot_has_notices = bool(self.state.snapshot.upcoming)
+            notice = (
+                self.state.notice(component, self.clock.now()) if snapshot_has_notices else None
+            )
+            if notice is None or scope["type"] != "http":
+                await self.app(scope, receive, send)
+            else:
+                await self.app(scope, receive, _with_header(send, _notice_header(notice)))
+            return
+        if await self._may_bypass(scope):
+            await self.app(scope, receive, _with_header(send, BYPASS_HEADER))
+            return
+        await self._unavailable(scope, receive, send, window)
+
+    async def _may_bypass(self, scope: Scope) -> bool:
+        cookie = _cookie(scope, BYPASS_COOKIE)
+        if cookie is not None and self.bypass.valid(cookie, self.clock.timestamp()):
+            return True
+        auth = _header(scope, b"authorization")
+        if auth is None or not auth.lower().startswith(b"bearer "):
+            return False
+        try:
+            principal = await self.tokens.authenticate(auth[7:].decode("latin-1").strip())
+        except Exception:
+            return False
+        return principal.is_operator
+
+    def status_url(self, scope: Scope) -> str:
+        if self.public_url:
+            return f"{self.public_url}/status"
+        host = (_header(scope, b"host") or b"localhost").decode("latin-1")
+        scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
+        return f"{scheme}://{host}/status"
+
+    async def _unavailable(
+        self, scope: Scope, receive: Receive, send: Send, window: MaintenanceWindow
+    ) -> None:
+        now = self.clock.now()
+        kind = answer.wants(scope)
+        status_url = self.status_url(scope)
+        key = (window.id, window.version, now >= window.expected_end, kind, status_url)
+        cached = self._bodies.get(key)
+        if cached is None:
+            cause = answer.for_window(window, now, status_url, self.retry)
+            if len(self._bodies) > 1000:
+                self._bodies.clear()
+            cached = self._bodies[key] = (cause, answer.body(kind, cause, scope["path"]))
+        cause, payload = cached
+        wait = (
+            cause.wait
+            if cause.maintenance and cause.maintenance["overrunning"]
+            else _seconds_left(window, now)
+        )
+        retry_after = self.retry.seconds(wait, _client_key(scope))
+        headers = answer.headers(kind, retry_after, len(payload))
+        if scope["type"] == "websocket":
+            await _refuse_websocket(scope, receive, send, headers, payload)
+            return
+        await send({"type": "http.response.start", "status": 503, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+
+
+def _seconds_left(window: MaintenanceWindow, now: datetime) -> float:
+    return (window.expected_end - now).total_seconds()
+
+
+def _notice_header(window: MaintenanceWindow) -> tuple[bytes, bytes]:
+    return (b"pitstop-maintenance-next", f"{window.starts_at.isoformat()}; id={window.id}".encode())
+
+
+def _with_header(send: Send, header: tuple[bytes, bytes]) -> Send:
+    async def sender(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), header]}
+        await send(message)
+
+    return sender
+
+
+async def _refuse_websocket(
+    scope: Scope, receive: Receive, send: Send, headers: list[tuple[bytes, bytes]], payload: bytes
+) -> None:
+    """Cars are told 503 with Retry-After on the handshake where the server can say so."""
+    await receive()  # websocket.connect
+    if "websocket.http.response" in scope.get("extensions", {}):
+        await send({"type": "websocket.http.response.start", "status": 503, "headers": headers})
+        await send({"type": "websocket.http.response.body", "body": payload})
+    else:
+        await send({"type": "websocket.close", "code": 1013})
