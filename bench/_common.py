@@ -9,11 +9,13 @@ import platform
 import re
 import resource
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -207,6 +209,69 @@ def machine() -> str:
 
 def today() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+# --- profiles (py-spy) ------------------------------------------------------------------------
+
+
+def find_py_spy() -> str | None:
+    """py-spy on PATH, in this venv, or from `uv tool install py-spy` (which `uv sync` keeps)."""
+    candidates = [Path(sys.executable).parent / "py-spy", Path.home() / ".local/bin/py-spy"]
+    found = shutil.which("py-spy") or next((str(p) for p in candidates if p.exists()), None)
+    return found
+
+
+def start_py_spy(
+    py_spy: str, pid: int, output: Path, *, duration: float, rate: int = 100, by_line: bool = True
+) -> subprocess.Popen[bytes]:
+    """`py-spy record` of `pid` for `duration` seconds into `output` (collapsed stacks)."""
+    command = [
+        py_spy, "record", "--pid", str(pid), "--duration", str(round(duration)),
+        "--rate", str(rate), "--format", "raw", "--output", str(output),
+    ]  # fmt: skip
+    if not by_line:
+        command.append("--function")
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def summarize_profile(path: Path, *, note: str = "", top: int = 25) -> str:
+    """Own and inclusive shares of the busy samples per function, from py-spy's collapsed stacks
+    (idle samples, where the loop waits for the network, are not recorded)."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        if "asyncio/runners.py" not in stack:
+            continue  # only the event loop's thread (aiosqlite's idle worker thread is not work)
+        frames = [_short(f) for f in stack.split(";")]
+        total += count
+        own[frames[-1]] += count
+        for frame in set(frames):
+            inclusive[frame] += count
+    if not total:
+        return "(no samples)"
+    below_main = [(f, n) for f, n in inclusive.most_common() if n < 0.98 * total][:top]
+    rows = [(f"{100 * n / total:.1f}%", f"{100 * own[f] / total:.1f}%", f"`{f}`") for f, n in
+            below_main]  # fmt: skip
+    own_rows = [(f"{100 * n / total:.1f}%", f"`{f}`") for f, n in own.most_common(top)]
+    return (
+        f"{total} busy samples of the event loop's thread{note}.\n\n"
+        "Inclusive (time in the function and what it calls; frames above the event loop left out):\n\n"
+        + table(["incl.", "own", "function"], rows)
+        + "\n\nOwn time:\n\n"
+        + table(["own", "function"], own_rows)
+    )
+
+
+def _short(frame: str) -> str:
+    # "authenticate (pitstop/accounts/tokens.py:190)" with site-packages paths shortened
+    frame = re.sub(r"\(/.*?/site-packages/", "(", frame)
+    frame = re.sub(r"\(/.*?/src/", "(", frame)
+    return re.sub(r"\(/.*?/lib/python3\.\d+/", "(stdlib/", frame)
 
 
 # --- bench/RESULTS.md -------------------------------------------------------------------------

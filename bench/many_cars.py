@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.many_cars                 # 2,000 cars, 60 s measured
     .venv/bin/python -m bench.many_cars --cars 500 --window 30
+    .venv/bin/python -m bench.many_cars --profile      # and py-spy the server and the sim
 
 What it does: a fresh SQLite data dir with an operator and an owner (and their tokens); ONE
 server process (`uvicorn pitstop.app:from_environment --factory`, one worker); then, in a
@@ -38,16 +39,20 @@ import httpx
 
 from bench._common import (
     OWNER_EMAIL,
+    REPO,
     ProcSample,
     Server,
     cpu_percent,
     established,
+    find_py_spy,
     machine,
     prepare,
     raise_nofile,
     sample,
     server_env,
+    start_py_spy,
     stop_process,
+    summarize_profile,
     table,
     today,
     update_results,
@@ -56,6 +61,7 @@ from bench._common import (
 from pitstop.sim.fleet import SITUATIONS, make_vin
 
 PREFIX = "5YJ3SVX"
+OUT = REPO / "bench" / "out"
 
 
 # --- the database, read-only, beside the running server --------------------------------------
@@ -150,6 +156,35 @@ def pct(values: list[float], q: float) -> float:
 # --- the run ----------------------------------------------------------------------------------
 
 
+def start_profiles(
+    args: argparse.Namespace, server: Server, sim: subprocess.Popen[bytes]
+) -> dict[str, tuple[Path, subprocess.Popen[bytes]]]:
+    if not args.profile:
+        return {}
+    OUT.mkdir(exist_ok=True)
+    spies = {}
+    for name, pid in (("server", server.pid), ("sim", sim.pid)):
+        path = OUT / f"many_cars.{name}.pyspy.txt"
+        spies[name] = (
+            path,
+            start_py_spy(args.py_spy, pid, path, duration=args.window, by_line=False),
+        )
+    return spies
+
+
+def finish_profiles(spies: dict[str, tuple[Path, subprocess.Popen[bytes]]]) -> str:
+    text = []
+    for name, (path, spy) in spies.items():
+        try:
+            spy.wait(30)
+        finally:
+            stop_process(spy, grace=5)
+        summary = summarize_profile(path, note=" (py-spy at 100 Hz, by function)", top=20)
+        text.append(f"### Profile of the {name} during the window\n\n{summary}\n")
+        print(f"collapsed stacks of the {name}: {path}")
+    return "\n".join(text)
+
+
 def wait_for(
     what: str, check: Callable[[], bool], timeout: float, sim: subprocess.Popen[bytes]
 ) -> float:
@@ -222,6 +257,7 @@ def measure(
     probes = Probes()
     # A new connection per probe: the only connections open when counting are the cars'.
     headers = {"Authorization": f"Bearer {owner_token}", "Connection": "close"}
+    spies = start_profiles(args, server, sim)
     with httpx.Client(base_url=server.url, headers=headers, timeout=10) as http:
         before = snapshot(db, server, sim)
         deadline = before.at + args.window
@@ -230,7 +266,8 @@ def measure(
             probes.probe(http, driving, server.port)
             time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
         after = snapshot(db, server, sim)
-    return report(args, before, after, probes, provisioning, connecting, driving)
+    profiles = finish_profiles(spies)
+    return report(args, before, after, probes, provisioning, connecting, driving, profiles)
 
 
 def report(
@@ -241,6 +278,7 @@ def report(
     provisioning: float,
     connecting: float,
     driving: str,
+    profiles: str,
 ) -> int:
     n = args.cars
     seconds = after.at - before.at
@@ -284,6 +322,9 @@ vehicle_data and /healthz probed once a second.
 
 {table(["figure", "value"], figures)}
 """
+    if profiles:
+        print(profiles)
+        markdown += "\n" + profiles
     update_results("many_cars", markdown)
     print("written to bench/RESULTS.md")
     all_connected = min([*probes.connected, after.connected]) >= n
@@ -298,10 +339,14 @@ def main() -> int:
     parser.add_argument("--cars", type=int, default=2000, help="simulated cars (default 2000)")
     parser.add_argument("--window", type=float, default=60, help="seconds measured (default 60)")
     parser.add_argument("--warmup", type=float, default=10, help="seconds before (default 10)")
+    parser.add_argument("--profile", action="store_true", help="py-spy the server and the sim")
     parser.add_argument(
         "--timeout", type=float, default=600, help="seconds allowed to register and to connect"
     )
     args = parser.parse_args()
+    args.py_spy = find_py_spy()
+    if args.profile and args.py_spy is None:
+        parser.error("--profile needs py-spy: `uv tool install py-spy` (not a project dependency)")
     if not (1 <= args.cars <= 20000 and 5 <= args.window <= 600 and 0 <= args.warmup <= 120):
         parser.error("cars 1-20000, window 5-600 s, warmup 0-120 s")
     if not 10 <= args.timeout <= 1800:

@@ -15,7 +15,7 @@ is a ratio of 0.65 or more. Any non-2xx answer or socket error fails the run: a 
 would be meaningless.
 
 Needs wrk (`apt-get install -y wrk`); `--profile` needs py-spy
-(`uv pip install --python .venv/bin/python py-spy`, not a project dependency).
+(`uv tool install py-spy`, which `uv sync` leaves alone; not a project dependency).
 The last figures go to the "vehicle_data" section of bench/RESULTS.md.
 """
 
@@ -31,7 +31,6 @@ import shutil
 import statistics
 import sys
 import tempfile
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,10 +40,14 @@ from bench._common import (
     REPO,
     Server,
     cpu_percent,
+    find_py_spy,
     machine,
     prepare,
     sample,
     server_env,
+    start_py_spy,
+    stop_process,
+    summarize_profile,
     table,
     today,
     update_results,
@@ -160,65 +163,18 @@ async def share_body(server: Server, token: str) -> bytes:
     return real.content
 
 
-def find_py_spy() -> str | None:
-    found = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    return found if Path(found).exists() else None
-
-
 async def profile(
     server: Server, py_spy: str, url: str, token: str, *, duration: int, connections: int
 ) -> Path:
     """py-spy on the server during one more Pitstop run; returns the collapsed-stack file."""
     path = OUT / "vehicle_data.pyspy.txt"
-    spy = await asyncio.create_subprocess_exec(
-        py_spy, "record", "--pid", str(server.pid), "--duration", str(duration),
-        "--rate", "250", "--format", "raw", "--output", str(path),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    await wrk(server, "pitstop", url, token, duration=duration, connections=connections)
-    async with asyncio.timeout(30):
-        await spy.wait()
+    spy = start_py_spy(py_spy, server.pid, path, duration=duration, rate=250)
+    try:
+        await wrk(server, "pitstop", url, token, duration=duration, connections=connections)
+        await asyncio.to_thread(spy.wait, 30)
+    finally:
+        stop_process(spy, grace=5)
     return path
-
-
-def summarize_profile(path: Path, top: int = 25) -> str:
-    """Own and inclusive sample shares per function, from py-spy's collapsed stacks."""
-    own: Counter[str] = Counter()
-    inclusive: Counter[str] = Counter()
-    total = 0
-    for line in path.read_text().splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        count = int(count_text)
-        if "asyncio/runners.py" not in stack:
-            continue  # only the event loop's thread (aiosqlite's idle worker thread is not work)
-        frames = [_short(f) for f in stack.split(";")]
-        total += count
-        own[frames[-1]] += count
-        for frame in set(frames):
-            inclusive[frame] += count
-    if not total:
-        return "(no samples)"
-    below_main = [(f, n) for f, n in inclusive.most_common() if n < 0.98 * total][:top]
-    rows = [(f"{100 * n / total:.1f}%", f"{100 * own[f] / total:.1f}%", f"`{f}`") for f, n in
-            below_main]  # fmt: skip
-    own_rows = [(f"{100 * n / total:.1f}%", f"`{f}`") for f, n in own.most_common(top)]
-    return (
-        f"{total} samples of the event loop's thread (py-spy at 250 Hz; the lines of uvicorn's "
-        "`send` that stand out are `transport.write`, i.e. the socket syscalls).\n\n"
-        "Inclusive (time in the function and what it calls; frames above the event loop left out):\n\n"
-        + table(["incl.", "own", "function"], rows)
-        + "\n\nOwn time:\n\n"
-        + table(["own", "function"], own_rows)
-    )
-
-
-def _short(frame: str) -> str:
-    # "authenticate (pitstop/accounts/tokens.py:190)" with site-packages paths shortened
-    frame = re.sub(r"\(/.*?/site-packages/", "(", frame)
-    frame = re.sub(r"\(/.*?/src/", "(", frame)
-    return re.sub(r"\(/.*?/lib/python3\.\d+/", "(stdlib/", frame)
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -273,7 +229,11 @@ async def measure(args: argparse.Namespace, server: Server, token: str, car_secr
                 duration=args.duration,
                 connections=args.connections,
             )
-            profile_text = summarize_profile(path)
+            profile_text = summarize_profile(
+                path,
+                note=" (py-spy at 250 Hz; the lines of uvicorn's `send` that stand out are "
+                "`transport.write`, i.e. the socket syscalls)",
+            )
             print(profile_text)
             print(f"collapsed stacks: {path}")
     finally:
@@ -382,7 +342,7 @@ def main() -> int:
     args = parser.parse_args()
     args.py_spy = find_py_spy()
     if args.profile and args.py_spy is None:
-        parser.error("--profile needs py-spy: uv pip install --python .venv/bin/python py-spy")
+        parser.error("--profile needs py-spy: `uv tool install py-spy` (not a project dependency)")
     if args.profile:
         OUT.mkdir(exist_ok=True)
     if not (1 <= args.rounds <= 20 and 1 <= args.duration <= 120 and 1 <= args.connections <= 1024):

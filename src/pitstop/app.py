@@ -126,6 +126,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                     await task
             with contextlib.suppress(Exception):
                 await rt.states.flush()
+            await rt.maintenance.feed.close()
             await rt.engine.dispose()
 
     app = Starlette(

@@ -17,7 +17,7 @@ import msgspec
 from markupsafe import escape
 from starlette.types import Scope
 
-from pitstop.availability.windows import COMPONENTS, MaintenanceWindow
+from pitstop.availability.windows import COMPONENTS, MaintenanceWindow, iso
 from pitstop.web import templates
 
 JSON = b"application/json"
@@ -66,8 +66,8 @@ def window_info(window: MaintenanceWindow, status_url: str) -> dict[str, Any]:
         "description": window.description,
         "scope": sorted(window.scope) if window.components else ["all"],
         "mode": window.mode,
-        "started_at": window.started_at.isoformat() if window.started_at else None,
-        "expected_end": window.expected_end.isoformat(),
+        "started_at": iso(window.started_at) if window.started_at else None,
+        "expected_end": iso(window.expected_end),
         "status_url": status_url,
     }
 
@@ -147,7 +147,7 @@ def html_page(cause: Unavailable) -> str:
         cause=cause,
         info=info,
         affected=affected,
-        until_iso=cause.until.isoformat() if cause.until else "",
+        until_iso=iso(cause.until) if cause.until else "",
         status_url=info.get("status_url", "/status"),
         escape=escape,
     )

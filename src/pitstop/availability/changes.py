@@ -28,6 +28,8 @@ class ChangeFeed(Protocol):
         """Call `on_change` for every change anyone publishes, until cancelled."""
         ...
 
+    async def close(self) -> None: ...
+
 
 class NoFeed:
     """Polling only."""
@@ -37,6 +39,9 @@ class NoFeed:
 
     async def listen(self, on_change: Callable[[], None]) -> None:
         await asyncio.Event().wait()
+
+    async def close(self) -> None:
+        return None
 
 
 class PostgresFeed:
@@ -71,7 +76,7 @@ class PostgresFeed:
             try:
                 conn = await asyncpg.connect(self.dsn, timeout=5)
                 lost = asyncio.Event()
-                conn.add_termination_listener(lambda *_: lost.set())
+                conn.add_termination_listener(lambda *_, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, lambda *_: on_change())
                 on_change()  # catch up on anything missed while not listening
                 await lost.wait()

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pitstop.accounts.tokens import Tokens
 from pitstop.availability import answer
 from pitstop.availability.state import MaintenanceState
-from pitstop.availability.windows import MaintenanceWindow
+from pitstop.availability.windows import MaintenanceWindow, iso
 from pitstop.clock import Clock
 from pitstop.fleet.commands import CHARGING_COMMANDS
 
@@ -204,7 +204,7 @@ def _seconds_left(window: MaintenanceWindow, now: datetime) -> float:
 
 
 def _notice_header(window: MaintenanceWindow) -> tuple[bytes, bytes]:
-    return (b"pitstop-maintenance-next", f"{window.starts_at.isoformat()}; id={window.id}".encode())
+    return (b"pitstop-maintenance-next", f"{iso(window.starts_at)}; id={window.id}".encode())
 
 
 def _with_header(send: Send, header: tuple[bytes, bytes]) -> Send:

@@ -10,7 +10,7 @@ the gate reads them.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 from dateutil.rrule import rrulestr
@@ -43,6 +43,11 @@ WHOLE_SERVICE = frozenset(COMPONENTS) - {"vehicle_link"}
 MODES = ("full", "read_only")
 SCHEDULED, IN_PROGRESS, COMPLETED, CANCELLED = "scheduled", "in_progress", "completed", "cancelled"
 ACTIVE = (SCHEDULED, IN_PROGRESS)
+
+
+def iso(when: datetime) -> str:
+    """ISO 8601 in UTC with a Z, as msgspec writes datetimes in JSON bodies."""
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class WindowError(ValueError):

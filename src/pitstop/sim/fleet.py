@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from pitstop.sim.model import MODEL_3, MODEL_Y, ROUTES, CarModel
 
 from pitstop.clock import Clock, ScaledClock, SystemClock
 from pitstop.sim.car import SimulatedCar
+from pitstop.sim.model import MODEL_3, MODEL_Y, ROUTES, CarModel
 
 
 @dataclass(frozen=True)
