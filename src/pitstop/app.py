@@ -11,8 +11,6 @@ from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import Response
 
 from pitstop.accounts import routes as account_routes
 from pitstop.accounts.tokens import Tokens
@@ -22,6 +20,7 @@ from pitstop.availability import routes as maintenance_routes
 from pitstop.availability.answer import RetryPolicy
 from pitstop.availability.changes import make_feed
 from pitstop.availability.gate import BypassSigner, Gate
+from pitstop.availability.outage import dependency_failed
 from pitstop.availability.scheduler import WindowScheduler
 from pitstop.availability.state import MaintenanceState
 from pitstop.availability.store import WindowStore
@@ -35,27 +34,12 @@ from pitstop.link.hub import LinkHub
 from pitstop.responses import (
     ApiError,
     api_error_handler,
-    error_body,
     http_error_handler,
-    json_response,
 )
 from pitstop.runtime import Runtime
 from pitstop.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
-
-
-async def dependency_failed(request: Request, exc: Exception) -> Response:
-    """A database that is down or timing out is a 503 the client can retry, never a traceback."""
-    log.warning("dependency failure on %s: %s", request.url.path, exc)
-    return json_response(
-        error_body(
-            "service_unavailable",
-            "Pitstop cannot reach its database right now. Please retry shortly.",
-        ),
-        503,
-        {"Retry-After": "5", "Cache-Control": "no-store"},
-    )
 
 
 def build_runtime(settings: Settings, clock: Clock) -> Runtime:
@@ -94,6 +78,11 @@ def build_runtime(settings: Settings, clock: Clock) -> Runtime:
         windows=windows,
         maintenance=maintenance,
         bypass=BypassSigner(settings.resolved_secret_key()),
+        retry_policy=RetryPolicy(
+            floor=settings.retry_after_floor,
+            cap=settings.retry_after_cap,
+            jitter=settings.retry_after_jitter,
+        ),
     )
 
 
@@ -144,11 +133,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 clock=rt.clock,
                 tokens=rt.tokens,
                 bypass=rt.bypass,
-                retry=RetryPolicy(
-                    floor=settings.retry_after_floor,
-                    cap=settings.retry_after_cap,
-                    jitter=settings.retry_after_jitter,
-                ),
+                retry=rt.retry_policy,
                 public_url=settings.public_url,
             )
         ],
@@ -157,6 +142,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             HTTPException: http_error_handler,
             DBAPIError: dependency_failed,
             OSError: dependency_failed,
+            TimeoutError: dependency_failed,
         },
         lifespan=lifespan,
     )

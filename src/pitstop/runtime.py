@@ -9,6 +9,7 @@ from starlette.requests import HTTPConnection
 
 from pitstop.accounts.tokens import Tokens
 from pitstop.accounts.users import Users
+from pitstop.availability.answer import RetryPolicy
 from pitstop.availability.gate import BypassSigner
 from pitstop.availability.state import MaintenanceState
 from pitstop.availability.store import WindowStore
@@ -32,6 +33,7 @@ class Runtime:
     windows: WindowStore
     maintenance: MaintenanceState
     bypass: BypassSigner
+    retry_policy: RetryPolicy
 
 
 def runtime(conn: HTTPConnection) -> Runtime:

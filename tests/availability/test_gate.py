@@ -305,3 +305,21 @@ async def test_maintenance_api_refuses_bad_input_and_changes_nothing(
     assert r.status_code == 409 and "cannot be extended" in r.json()["error_description"]
     missing = await ops.get("/api/1/maintenance/4242")
     assert missing.status_code == 404
+
+
+async def test_read_only_shows_an_unreachable_car_as_last_known(
+    world: World, clock: ManualClock, ops: httpx.AsyncClient
+) -> None:
+    ada = await world.account("ada@example.com")
+    car = await world.car(ada, battery_level=57.0)
+    world.cars[-1][1].cancel()  # the car loses its link
+    await world.eventually(lambda: not world.rt.hub.links)
+    async with world.client(ada.token) as http:
+        assert (await http.get(f"/api/1/vehicles/{car.vin}/vehicle_data")).status_code == 408
+        await _schedule(ops, clock, in_minutes=0, mode="read_only", components=["vehicle_data"])
+        await _closed(world, clock, "vehicle_data")
+        r = await http.get(f"/api/1/vehicles/{car.vin}/vehicle_data")
+    assert r.status_code == 200
+    data = r.json()["response"]
+    assert data["state"] == "offline" and data["charge_state"]["battery_level"] == 57
+    assert data["charge_state"]["timestamp"] <= int(clock.now().timestamp() * 1000)

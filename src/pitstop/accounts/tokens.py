@@ -334,14 +334,20 @@ class Tokens:
                 )
                 .values(used_at=now)
             )
-            row = (await conn.execute(sa.select(auth_codes).where(auth_codes.c.code_hash == key))).first()
+            row = (
+                await conn.execute(sa.select(auth_codes).where(auth_codes.c.code_hash == key))
+            ).first()
         if not claimed.rowcount or row is None:
             raise OAuthError("invalid_grant", "The authorization code is invalid, used or expired.")
         if row.client_id != client_id or row.redirect_uri != redirect_uri:
-            raise OAuthError("invalid_grant", "client_id or redirect_uri differ from the authorization.")
+            raise OAuthError(
+                "invalid_grant", "client_id or redirect_uri differ from the authorization."
+            )
         digest = hashlib.sha256(code_verifier.encode()).digest()
         challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
         if not secrets.compare_digest(challenge, row.code_challenge):
-            raise OAuthError("invalid_grant", "The code_verifier does not match the code_challenge.")
+            raise OAuthError(
+                "invalid_grant", "The code_verifier does not match the code_challenge."
+            )
         user = await self._user(row.user_id)
         return await self.issue(user, scope_names.parse(row.scopes), client_id=client_id)

@@ -22,8 +22,9 @@ from pitstop.cli.owner_common import (
 )
 from pitstop.client import CommandResult, PitstopClient, PitstopError
 
-charge_app = typer.Typer(help="Start or stop charging, set the limit, manage schedules.",
-                         no_args_is_help=True)
+charge_app = typer.Typer(
+    help="Start or stop charging, set the limit, manage schedules.", no_args_is_help=True
+)
 schedule_app = typer.Typer(help="The car's charge schedules.", no_args_is_help=True)
 charge_app.add_typer(schedule_app, name="schedule")
 
@@ -43,12 +44,17 @@ def charge_stop(vin: VinArgument, as_json: JsonOption = False) -> None:
 @charge_app.command("limit")
 def charge_limit(
     vin: VinArgument,
-    percent: Annotated[int, typer.Argument(metavar="PERCENT", help="The charge limit in % (50 to 100).")],
+    percent: Annotated[
+        int, typer.Argument(metavar="PERCENT", help="The charge limit in % (50 to 100).")
+    ],
     as_json: JsonOption = False,
 ) -> None:
     """Set the charge limit."""
     send_command(
-        vin, "set_charge_limit", f"Charge limit of {vin} set to {percent} %.", as_json=as_json,
+        vin,
+        "set_charge_limit",
+        f"Charge limit of {vin} set to {percent} %.",
+        as_json=as_json,
         percent=percent,
     )
 
@@ -67,8 +73,16 @@ def _print_schedules(vin: str, schedules: list[dict[str, Any]]) -> None:
     if not schedules:
         console.print(f"No charge schedules on {escape(vin)}.")
         return
-    table = Table("ID", "Name", "Days", "Start", "End", "Once", "Enabled",
-                  title=f"Charge schedules of {escape(vin)}")
+    table = Table(
+        "ID",
+        "Name",
+        "Days",
+        "Start",
+        "End",
+        "Once",
+        "Enabled",
+        title=f"Charge schedules of {escape(vin)}",
+    )
     for s in sorted(schedules, key=lambda s: int(s.get("id") or 0)):
         table.add_row(
             str(s.get("id", "—")),
@@ -144,7 +158,9 @@ def schedule_add(
     outcome, listed = run(work, as_json=as_json)
     window = " to ".join(t for t in (start, end) if t)
     report_command(
-        vin, "add_charge_schedule", outcome,
+        vin,
+        "add_charge_schedule",
+        outcome,
         f"Added a charge schedule to {vin}: {days_of_week}, {window}"
         f"{', once' if one_time else ''}.",
         as_json=as_json,
@@ -161,6 +177,9 @@ def schedule_remove(
 ) -> None:
     """Remove a charge schedule."""
     send_command(
-        vin, "remove_charge_schedule", f"Removed charge schedule {schedule_id} from {vin}.",
-        as_json=as_json, id=schedule_id,
+        vin,
+        "remove_charge_schedule",
+        f"Removed charge schedule {schedule_id} from {vin}.",
+        as_json=as_json,
+        id=schedule_id,
     )

@@ -52,7 +52,9 @@ STATUS_SECTIONS = (
 )
 KMH_PER_MPH = 1.609344
 
-climate_app = typer.Typer(help="Turn the climate on or off, set the temperature.", no_args_is_help=True)
+climate_app = typer.Typer(
+    help="Turn the climate on or off, set the temperature.", no_args_is_help=True
+)
 
 
 # --- signing in -------------------------------------------------------------------------------
@@ -88,11 +90,22 @@ def login(
     try:
         store.save(credentials)
     except OSError as exc:
-        fail(PitstopError(f"Cannot save the sign-in in {store.path}: {exc.strerror}.",
-                          "set PITSTOP_CONFIG_DIR to a folder you can write"), as_json=as_json)
+        fail(
+            PitstopError(
+                f"Cannot save the sign-in in {store.path}: {exc.strerror}.",
+                "set PITSTOP_CONFIG_DIR to a folder you can write",
+            ),
+            as_json=as_json,
+        )
     if as_json:
-        emit_json({"email": user.email, "url": credentials.url,
-                   "expires_at": credentials.expires_at, "credentials_file": str(store.path)})
+        emit_json(
+            {
+                "email": user.email,
+                "url": credentials.url,
+                "expires_at": credentials.expires_at,
+                "credentials_file": str(store.path),
+            }
+        )
         return
     stdout().print(f"Signed in as [bold]{escape(user.email)}[/] at {escape(credentials.url)}")
     if os.environ.get(ENV_TOKEN):
@@ -115,7 +128,9 @@ def logout(as_json: JsonOption = False) -> None:
         try:
             asyncio.run(_revoke(stored))
         except PitstopError as exc:  # forgetting them here is what matters; the server may be gone
-            stderr().print(f"[yellow]The server did not revoke the tokens: {escape(exc.message)}[/]")
+            stderr().print(
+                f"[yellow]The server did not revoke the tokens: {escape(exc.message)}[/]"
+            )
     removed = store.delete()
     if as_json:
         emit_json({"signed_out": removed})
@@ -175,7 +190,9 @@ def _status_rows(data: dict[str, Any], location: bool) -> list[tuple[str, str]]:
     if not location:
         where = "hidden (the token lacks the vehicle_location scope)"
     else:
-        where = f"{number(drive.get('latitude'), digits=5)}, {number(drive.get('longitude'), digits=5)}"
+        where = (
+            f"{number(drive.get('latitude'), digits=5)}, {number(drive.get('longitude'), digits=5)}"
+        )
     shift = drive.get("shift_state") or "P"
     speed = drive.get("speed")
     if isinstance(speed, int | float) and speed > 0:
@@ -219,8 +236,10 @@ def status(vin: VinArgument, as_json: JsonOption = False) -> None:
         return
     console = stdout()
     name = data.get("display_name") or data.get("vin") or vin
-    console.print(f"[bold]{escape(str(name))}[/]  {escape(str(data.get('vin') or vin))}  "
-                  f"{_state(str(data.get('state') or ''))}")
+    console.print(
+        f"[bold]{escape(str(name))}[/]  {escape(str(data.get('vin') or vin))}  "
+        f"{_state(str(data.get('state') or ''))}"
+    )
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim", no_wrap=True)
     grid.add_column()
@@ -274,7 +293,9 @@ def climate_off(vin: VinArgument, as_json: JsonOption = False) -> None:
 @climate_app.command("temp")
 def climate_temp(
     vin: VinArgument,
-    celsius: Annotated[float, typer.Argument(metavar="CELSIUS", help="Driver's setpoint in °C (15 to 28).")],
+    celsius: Annotated[
+        float, typer.Argument(metavar="CELSIUS", help="Driver's setpoint in °C (15 to 28).")
+    ],
     passenger: Annotated[
         float | None, typer.Option(help="Passenger's setpoint in °C (default: the driver's).")
     ] = None,
@@ -282,8 +303,12 @@ def climate_temp(
 ) -> None:
     """Set the cabin temperature."""
     send_command(
-        vin, "set_temps", f"Temperature in {vin} set to {celsius:g} °C.", as_json=as_json,
-        driver_temp=celsius, passenger_temp=passenger if passenger is not None else celsius,
+        vin,
+        "set_temps",
+        f"Temperature in {vin} set to {celsius:g} °C.",
+        as_json=as_json,
+        driver_temp=celsius,
+        passenger_temp=passenger if passenger is not None else celsius,
     )
 
 

@@ -135,9 +135,7 @@ def report_command(
         raise typer.Exit(EXIT_FAILED)
 
 
-def send_command(
-    vin: str, name: str, done: str, *, as_json: bool = False, **params: Any
-) -> None:
+def send_command(vin: str, name: str, done: str, *, as_json: bool = False, **params: Any) -> None:
     """Send one command to `vin` and report it."""
 
     async def work(pitstop: PitstopClient) -> CommandResult:

@@ -118,7 +118,10 @@ class PitstopClient:
                 base_url=self.base_url,
                 transport=transport,
                 timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-                headers={"Accept": "application/json", "User-Agent": f"pitstop-client/{__version__}"},
+                headers={
+                    "Accept": "application/json",
+                    "User-Agent": f"pitstop-client/{__version__}",
+                },
                 follow_redirects=False,
             )
         except (httpx.InvalidURL, ValueError, TypeError) as exc:
@@ -138,8 +141,9 @@ class PitstopClient:
         """A client for the stored credentials, overridden by `PITSTOP_URL` and `PITSTOP_TOKEN`."""
         store = store or CredentialStore(env=env)
         credentials, stored = resolve(env, store)
-        client = cls(credentials.url, credentials=credentials, store=store if stored else None,
-                     **kwargs)
+        client = cls(
+            credentials.url, credentials=credentials, store=store if stored else None, **kwargs
+        )
         if not stored and not credentials.access_token:
             saved = store.load()
             client._signed_in_elsewhere = saved.url if saved and saved.access_token else None
@@ -272,7 +276,10 @@ class PitstopClient:
 
     def _adopt(self, grant: TokenGrant) -> None:
         self._credentials = with_grant(
-            self._credentials, grant.access_token, grant.refresh_token, grant.expires_in,
+            self._credentials,
+            grant.access_token,
+            grant.refresh_token,
+            grant.expires_in,
             now=self._clock.now(),
         )
         if self._store is not None:
@@ -300,8 +307,12 @@ class PitstopClient:
     async def token_password(self, email: str, password: str) -> TokenGrant:
         """Sign in with an email and password (the first-party password grant)."""
         return await self._token(
-            {"grant_type": "password", "client_id": self.client_id, "username": email,
-             "password": password},
+            {
+                "grant_type": "password",
+                "client_id": self.client_id,
+                "username": email,
+                "password": password,
+            },
             "check the email and password",
         )
 

@@ -97,7 +97,9 @@ def config_dir(env: Mapping[str, str] | None = None) -> Path:
 class CredentialStore:
     """The credentials file: load, save (atomically, mode 0600) and delete."""
 
-    def __init__(self, directory: Path | None = None, *, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, directory: Path | None = None, *, env: Mapping[str, str] | None = None
+    ) -> None:
         self.directory = directory if directory is not None else config_dir(env)
 
     @property

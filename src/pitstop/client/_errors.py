@@ -46,8 +46,15 @@ class AuthError(PitstopError):
 class ForbiddenError(PitstopError):
     """The token lacks scopes the request needs (HTTP 403); `missing_scopes` lists them."""
 
-    def __init__(self, message: str, hint: str = "", *, missing_scopes: list[str] | None = None,
-                 status: int | None = 403, error: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        hint: str = "",
+        *,
+        missing_scopes: list[str] | None = None,
+        status: int | None = 403,
+        error: str | None = None,
+    ) -> None:
         super().__init__(message, hint, status=status, error=error)
         self.missing_scopes = list(missing_scopes or [])
 
@@ -59,8 +66,16 @@ class NotFoundError(PitstopError):
 class VehicleUnavailable(PitstopError):
     """The car cannot answer right now (HTTP 408 `vehicle_unavailable`); `state` says why."""
 
-    def __init__(self, message: str, hint: str = "", *, state: str = "", vehicle: str = "",
-                 status: int | None = 408, error: str | None = "vehicle_unavailable") -> None:
+    def __init__(
+        self,
+        message: str,
+        hint: str = "",
+        *,
+        state: str = "",
+        vehicle: str = "",
+        status: int | None = 408,
+        error: str | None = "vehicle_unavailable",
+    ) -> None:
         super().__init__(message, hint, status=status, error=error)
         self.state = state
         self.vehicle = vehicle
@@ -77,8 +92,15 @@ class VehicleOffline(VehicleUnavailable):
 class InvalidInput(PitstopError):
     """The server refused the request's values (HTTP 400 or 422); `messages` maps field to problems."""
 
-    def __init__(self, message: str, hint: str = "", *, messages: dict[str, list[str]] | None = None,
-                 status: int | None = 422, error: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        hint: str = "",
+        *,
+        messages: dict[str, list[str]] | None = None,
+        status: int | None = 422,
+        error: str | None = None,
+    ) -> None:
         super().__init__(message, hint, status=status, error=error)
         self.messages = dict(messages or {})
 
@@ -115,9 +137,16 @@ class ServerUnavailable(PitstopError):
     planned window when the server is in one.
     """
 
-    def __init__(self, message: str, hint: str = "", *, retry_after: float | None = None,
-                 maintenance: Maintenance | None = None, status: int | None = 503,
-                 error: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        hint: str = "",
+        *,
+        retry_after: float | None = None,
+        maintenance: Maintenance | None = None,
+        status: int | None = 503,
+        error: str | None = None,
+    ) -> None:
         super().__init__(message, hint, status=status, error=error)
         self.retry_after = retry_after
         self.maintenance = maintenance
@@ -126,8 +155,15 @@ class ServerUnavailable(PitstopError):
 class RateLimited(PitstopError):
     """Too many requests (HTTP 429); `retry_after` is how many seconds to wait."""
 
-    def __init__(self, message: str, hint: str = "", *, retry_after: float | None = None,
-                 status: int | None = 429, error: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        hint: str = "",
+        *,
+        retry_after: float | None = None,
+        status: int | None = 429,
+        error: str | None = None,
+    ) -> None:
         super().__init__(message, hint, status=status, error=error)
         self.retry_after = retry_after
 
@@ -240,14 +276,18 @@ def error_from_response(
             return VehicleAsleep(
                 f"{name} is asleep.",
                 f"wake it with `pitstop wake {vehicle or 'VIN'}`",
-                state=state, vehicle=vehicle, **kw,
+                state=state,
+                vehicle=vehicle,
+                **kw,
             )
         return VehicleOffline(
             f"{name} is offline: it has no connection to Pitstop right now."
             if state in ("offline", "")
             else description,
             "check that the car is in coverage and try again later",
-            state=state, vehicle=vehicle, **kw,
+            state=state,
+            vehicle=vehicle,
+            **kw,
         )
     if status in (400, 422):
         messages = {

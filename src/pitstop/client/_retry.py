@@ -115,7 +115,11 @@ def log_retry(event: RetryEvent) -> None:
     """The default hook: one log line per retry."""
     log.info(
         "retrying %s %s in %.2f s after try %d failed: %s",
-        event.method, event.url, event.wait, event.attempt, event.reason,
+        event.method,
+        event.url,
+        event.wait,
+        event.attempt,
+        event.reason,
     )
 
 

@@ -34,6 +34,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
     kwargs.setdefault("pool_pre_ping", True)
+    # Fail fast when the database is unreachable or stuck: a request waits seconds, not minutes,
+    # before it becomes a 503 the client can retry.
+    kwargs.setdefault("pool_timeout", 5)
+    kwargs.setdefault("connect_args", {"timeout": 5, "command_timeout": 15})
     return create_async_engine(url, **kwargs)
 
 

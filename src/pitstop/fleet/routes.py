@@ -186,7 +186,10 @@ async def vehicle_data(request: Request) -> Response:
     vehicle = await owned_vehicle(rt, principal, request.path_params["key"])
     sections, location = _requested_sections(request, principal)
     live = rt.states.get(vehicle.id)
-    if live.state in (ASLEEP, OFFLINE):
+    # During a read-only window, a car that cannot answer is shown as last known: its
+    # section timestamps tell the reader how old that is.
+    last_known = request.scope.get("pitstop.read_only") is not None and live.sections
+    if live.state in (ASLEEP, OFFLINE) and not last_known:
         raise unavailable(live)
     key = (vehicle.id, sections, location)
     cached = _cache.get(key)
