@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -60,3 +62,49 @@ async def serving(app: ASGIApp, **kwargs: object) -> AsyncIterator[RunningServer
         yield running
     finally:
         await running.stop()
+
+
+def run(
+    *, host: str, port: int, workers: int = 1, grace: float = 5.0, timeout: float = 20.0
+) -> None:
+    """`pitstop serve`: one process per worker on a shared socket, each draining on SIGTERM."""
+    import multiprocessing
+    import signal
+
+    sock = bind(host, port)
+    if workers <= 1:
+        _worker(sock, grace, timeout)
+        return
+    context = multiprocessing.get_context("spawn")
+    children = [
+        context.Process(target=_worker, args=(sock, grace, timeout)) for _ in range(workers)
+    ]
+    for child in children:
+        child.start()
+
+    def forward(sig: int, _frame: object) -> None:
+        for child in children:
+            if child.pid is not None:
+                os.kill(child.pid, sig)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for child in children:
+        child.join()
+    sys.exit(max((child.exitcode or 0) for child in children))
+
+
+def _worker(sock: socket.socket, grace: float, timeout: float) -> None:
+    from pitstop.app import from_environment
+    from pitstop.availability.drain import DrainingServer
+
+    app = from_environment()
+    config = uvicorn.Config(
+        app,
+        lifespan="on",
+        log_level="info",
+        ws_ping_interval=20,
+        timeout_graceful_shutdown=int(timeout),
+        access_log=False,
+    )
+    DrainingServer(config, app=app, grace=grace).run(sockets=[sock])

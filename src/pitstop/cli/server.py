@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
-import uvicorn
 from rich.console import Console
 from rich.table import Table
 
@@ -42,17 +41,24 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
 ) -> None:
-    """Run the Pitstop server (database from PITSTOP_DATABASE_URL; SQLite in the data dir by default)."""
-    _settings()  # fail early, and readably, on bad settings
-    uvicorn.run(
-        "pitstop.app:from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        timeout_graceful_shutdown=10,
-    )
+    """Run the Pitstop server (database from PITSTOP_DATABASE_URL; SQLite in the data dir by default).
+
+    On SIGTERM it drains: /readyz turns 503, it serves on for PITSTOP_DRAIN_GRACE seconds, tells
+    its cars to reconnect, finishes requests in flight and exits 0."""
+    settings = _settings()  # fail early, and readably, on bad settings
+    from pitstop.server import run
+
+    try:
+        run(
+            host=host,
+            port=port,
+            workers=workers,
+            grace=settings.drain_grace,
+            timeout=settings.drain_timeout,
+        )
+    except OSError as exc:
+        err.print(f"[red]Cannot listen on {host}:{port}: {exc.strerror}.[/] Try another --port.")
+        raise typer.Exit(1) from exc
 
 
 def demo(
