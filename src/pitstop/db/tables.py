@@ -169,3 +169,93 @@ audit_log = sa.Table(
     sa.Column("subject", sa.String(100), nullable=False, index=True),
     sa.Column("detail", sa.JSON, nullable=False),
 )
+
+# --- notify ---------------------------------------------------------------------------------
+
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    # The idempotency key: enqueueing the same key twice is a no-op; receivers dedupe on it.
+    sa.Column("key", sa.String(200), nullable=False, unique=True),
+    sa.Column("topic", sa.String(60), nullable=False),
+    sa.Column("subject", sa.String(300), nullable=False, server_default=""),
+    sa.Column("text", sa.Text, nullable=False, server_default=""),
+    sa.Column("html", sa.Text, nullable=True),
+    # A template kind (notify/templates/<kind>.*), rendered per recipient at delivery time.
+    sa.Column("template", sa.String(60), nullable=True),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("created_at", Timestamp(), nullable=False),
+)
+
+notification_deliveries = sa.Table(
+    "notification_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "notification_id",
+        sa.ForeignKey("notifications.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("channel", sa.String(20), nullable=False),  # email | webhook | feed | push
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True),
+    # Where to: an email address, a webhook endpoint id, a user id for the feed.
+    sa.Column("recipient", sa.String(320), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # pending|delivering|delivered|dead
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", Timestamp(), nullable=False),
+    # While delivering: who holds the row, and until when (after that anyone may take it).
+    sa.Column("lease_token", sa.String(64), nullable=True),
+    sa.Column("lease_until", Timestamp(), nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("created_at", Timestamp(), nullable=False),
+    sa.Column("updated_at", Timestamp(), nullable=False),
+    sa.Column("delivered_at", Timestamp(), nullable=True),
+    sa.UniqueConstraint("notification_id", "channel", "recipient"),
+    sa.Index("ix_notification_deliveries_due", "status", "next_attempt_at"),
+)
+
+notification_preferences = sa.Table(
+    "notification_preferences",
+    metadata,
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("timezone", sa.String(64), nullable=False, server_default="UTC"),
+    # topic -> list of channels; topics not named here use the defaults.
+    sa.Column("channels", sa.JSON, nullable=False),
+    sa.Column("updated_at", Timestamp(), nullable=False),
+)
+
+feed_items = sa.Table(
+    "feed_items",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "notification_id",
+        sa.ForeignKey("notifications.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("key", sa.String(200), nullable=False),
+    sa.Column("topic", sa.String(60), nullable=False),
+    sa.Column("subject", sa.String(300), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("created_at", Timestamp(), nullable=False),
+    sa.Column("read_at", Timestamp(), nullable=True),
+    sa.UniqueConstraint("user_id", "notification_id"),
+    sa.Index("ix_feed_items_user", "user_id", "id"),
+)
+
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("description", sa.String(200), nullable=False, server_default=""),
+    # [{"secret": "whsec_...", "created_at": iso, "expires_at": iso | null}], newest first.
+    sa.Column("secrets", sa.JSON, nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", Timestamp(), nullable=False),
+    sa.Column("updated_at", Timestamp(), nullable=False),
+)
