@@ -6,48 +6,16 @@ keeps serving on the test's event loop.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import stat
-from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
-import pytest
-from typer.testing import CliRunner, Result
-
-from pitstop.cli import app
-from pitstop.client import CredentialStore, set_testing
+from pitstop.client import CredentialStore
 from pitstop.sim.model import CarModel
+from tests.cli.conftest import Invoke
 from tests.client.support import asleep_car, closed_port_url
 from tests.world import World
-
-Invoke = Callable[..., Awaitable[Result]]
-
-
-@pytest.fixture(autouse=True)
-def no_retry_waits() -> Iterator[None]:
-    set_testing(True)  # the client retries reads without sleeping between tries
-    yield
-    set_testing(False)
-
-
-@pytest.fixture
-def pitstop(world: World, tmp_path: Path) -> Invoke:
-    """`await pitstop("status", vin, token=...)`: run the CLI with a clean environment."""
-    runner = CliRunner()
-
-    async def invoke(*args: str, token: str | None = None, url: str | None = None,
-                     input: str | None = None) -> Result:
-        env = {
-            "PITSTOP_URL": url,
-            "PITSTOP_TOKEN": token,
-            "PITSTOP_CONFIG_DIR": str(tmp_path / "config"),
-            "COLUMNS": "200",
-        }
-        return await asyncio.to_thread(runner.invoke, app, list(args), env=env, input=input)
-
-    return invoke
 
 
 def plugged_in(model: CarModel) -> None:
@@ -62,8 +30,9 @@ async def test_login_saves_credentials_that_later_commands_use(
 ) -> None:
     owner = await world.account("ada@example.com")
     car = await world.car(owner, name="Blue")
-    result = await pitstop("login", "--url", world.url, "--email", "ada@example.com",
-                           "--password", owner.password)
+    result = await pitstop(
+        "login", "--url", world.url, "--email", "ada@example.com", "--password", owner.password
+    )
     assert result.exit_code == 0, result.output
     assert result.output.strip() == f"Signed in as ada@example.com at {world.url}"
     saved = CredentialStore(tmp_path / "config")
@@ -100,8 +69,9 @@ async def test_login_asks_for_what_is_missing_and_hides_the_password(
 
 async def test_login_with_a_wrong_password_says_so(world: World, pitstop: Invoke) -> None:
     await world.account("ada@example.com")
-    result = await pitstop("login", "--url", world.url, "--email", "ada@example.com",
-                           "--password", "wrong-wrong")
+    result = await pitstop(
+        "login", "--url", world.url, "--email", "ada@example.com", "--password", "wrong-wrong"
+    )
     assert result.exit_code == 1
     assert result.output == "The email or password is wrong.\nHint: check the email and password.\n"
 
@@ -156,7 +126,11 @@ async def test_unlock_then_status_shows_unlocked(world: World, pitstop: Invoke) 
     assert "UNLOCKED" in status.output
     locked = await pitstop("lock", car.vin, "--json", token=owner.token, url=world.url)
     assert json.loads(locked.stdout) == {
-        "vin": car.vin, "command": "door_lock", "result": True, "reason": ""}
+        "vin": car.vin,
+        "command": "door_lock",
+        "result": True,
+        "reason": "",
+    }
 
 
 # --- commands -----------------------------------------------------------------------------------
@@ -193,8 +167,9 @@ async def test_charging_stop_start_and_limit(world: World, pitstop: Invoke) -> N
     vehicle = await world.rt.registry.find(car.vin)
     assert vehicle is not None
     await world.eventually(
-        lambda: world.rt.states.get(vehicle.id).sections["charge_state"]["charging_state"]
-        == "Charging"
+        lambda: (
+            world.rt.states.get(vehicle.id).sections["charge_state"]["charging_state"] == "Charging"
+        )
     )
     status = await pitstop("status", car.vin, token=owner.token, url=world.url)
     charging = next(line for line in status.output.splitlines() if line.startswith("Charging"))
@@ -235,12 +210,33 @@ async def test_climate_on_temperature_and_off(world: World, pitstop: Invoke) -> 
 async def test_charge_schedules_add_list_and_remove(world: World, pitstop: Invoke) -> None:
     owner = await world.account("ada@example.com")
     car = await world.car(owner)
-    added = await pitstop("charge", "schedule", "add", car.vin, "--days", "Weekdays",
-                          "--start", "23:00", "--end", "06:00", token=owner.token, url=world.url)
+    added = await pitstop(
+        "charge",
+        "schedule",
+        "add",
+        car.vin,
+        "--days",
+        "Weekdays",
+        "--start",
+        "23:00",
+        "--end",
+        "06:00",
+        token=owner.token,
+        url=world.url,
+    )
     assert added.exit_code == 0, added.output
     assert "Added a charge schedule" in added.output
-    once = await pitstop("charge", "schedule", "add", car.vin, "--start", "1:30", "--one-time",
-                         token=owner.token, url=world.url)
+    once = await pitstop(
+        "charge",
+        "schedule",
+        "add",
+        car.vin,
+        "--start",
+        "1:30",
+        "--one-time",
+        token=owner.token,
+        url=world.url,
+    )
     assert once.exit_code == 0, once.output
 
     listed = await pitstop("charge", "schedule", "list", car.vin, token=owner.token, url=world.url)
@@ -249,19 +245,23 @@ async def test_charge_schedules_add_list_and_remove(world: World, pitstop: Invok
     assert ["1", "—", "Weekdays", "23:00", "06:00", "no", "yes"] in cells
     assert ["2", "—", "All", "01:30", "—", "yes", "yes"] in cells
 
-    as_json = await pitstop("charge", "schedule", "list", car.vin, "--json",
-                            token=owner.token, url=world.url)
+    as_json = await pitstop(
+        "charge", "schedule", "list", car.vin, "--json", token=owner.token, url=world.url
+    )
     assert [s["id"] for s in json.loads(as_json.stdout)] == [1, 2]
 
-    removed = await pitstop("charge", "schedule", "remove", car.vin, "1",
-                            token=owner.token, url=world.url)
+    removed = await pitstop(
+        "charge", "schedule", "remove", car.vin, "1", token=owner.token, url=world.url
+    )
     assert removed.exit_code == 0 and f"Removed charge schedule 1 from {car.vin}." in removed.output
-    missing = await pitstop("charge", "schedule", "remove", car.vin, "1",
-                            token=owner.token, url=world.url)
+    missing = await pitstop(
+        "charge", "schedule", "remove", car.vin, "1", token=owner.token, url=world.url
+    )
     assert missing.exit_code == 1
     assert "The car refused remove_charge_schedule: not_found" in missing.output
-    bad_time = await pitstop("charge", "schedule", "add", car.vin, "--start", "25:00",
-                             token=owner.token, url=world.url)
+    bad_time = await pitstop(
+        "charge", "schedule", "add", car.vin, "--start", "25:00", token=owner.token, url=world.url
+    )
     assert bad_time.exit_code == 2 and "23:00" in bad_time.output
 
 
@@ -293,11 +293,15 @@ async def test_an_unreachable_server_is_one_sentence(pitstop: Invoke) -> None:
     result = await pitstop("vehicles", token="t", url=url)
     assert result.exit_code == 1
     *retries, sentence, hint = result.output.splitlines()
-    assert sentence == f"Cannot reach the Pitstop server at {url}: is it running? Check PITSTOP_URL."
+    assert (
+        sentence == f"Cannot reach the Pitstop server at {url}: is it running? Check PITSTOP_URL."
+    )
     assert hint == "Hint: start one with `pitstop serve`, or set PITSTOP_URL to where yours runs."
     # A read is tried 4 times, and the user is told why they wait.
     assert len(retries) == 3
-    assert all(r.startswith("No answer from the server (ConnectError): trying again in") for r in retries)
+    assert all(
+        r.startswith("No answer from the server (ConnectError): trying again in") for r in retries
+    )
 
 
 async def test_an_asleep_car_hints_at_waking_it_and_wake_brings_it_online(

@@ -87,10 +87,16 @@ async def test_commands_with_parameters_reach_the_car(world: World) -> None:
     car = await world.car(owner)
     async with PitstopClient(world.url, token=owner.token) as pitstop:
         assert (await pitstop.command(car.vin, "set_charge_limit", percent=90)).result
-        assert (await pitstop.command(
-            car.vin, "add_charge_schedule", days_of_week="Weekdays", start_time=23 * 60,
-            start_enabled=True, name="Night",
-        )).result
+        assert (
+            await pitstop.command(
+                car.vin,
+                "add_charge_schedule",
+                days_of_week="Weekdays",
+                start_time=23 * 60,
+                start_enabled=True,
+                name="Night",
+            )
+        ).result
         data = await pitstop.vehicle_data(car.vin, ["charge_state", "charge_schedule_data"])
     assert data["charge_state"]["charge_limit_soc"] == 90
     [schedule] = data["charge_schedule_data"]["charge_schedules"]
@@ -241,7 +247,9 @@ async def test_an_expired_access_token_is_refreshed_once_and_saved(
         first = await pitstop.token_password("ada@example.com", owner.password)
     # The saved token's time is up (as far as the client can tell).
     stale = Credentials(
-        url=world.url, access_token=first.access_token, refresh_token=first.refresh_token,
+        url=world.url,
+        access_token=first.access_token,
+        refresh_token=first.refresh_token,
         expires_at=datetime.now(UTC) - timedelta(minutes=1),
     )
     store.save(stale)
@@ -262,9 +270,12 @@ async def test_concurrent_calls_share_one_refresh(world: World, tmp_path: Path) 
     owner = await world.account("ada@example.com")
     async with PitstopClient(world.url) as pitstop:
         grant = await pitstop.token_password("ada@example.com", owner.password)
-    stale = Credentials(url=world.url, access_token=grant.access_token,
-                        refresh_token=grant.refresh_token,
-                        expires_at=datetime.now(UTC) - timedelta(minutes=1))
+    stale = Credentials(
+        url=world.url,
+        access_token=grant.access_token,
+        refresh_token=grant.refresh_token,
+        expires_at=datetime.now(UTC) - timedelta(minutes=1),
+    )
     store = CredentialStore(tmp_path)
     async with PitstopClient(world.url, credentials=stale, store=store) as pitstop:
         # A second refresh would present the rotated (dead) refresh token and fail.
@@ -291,9 +302,12 @@ async def test_a_dead_refresh_token_says_to_log_in_again(world: World) -> None:
         grant = await pitstop.token_password("ada@example.com", owner.password)
     assert grant.refresh_token
     await world.rt.tokens.revoke(raw=grant.refresh_token)
-    stale = Credentials(url=world.url, access_token=grant.access_token,
-                        refresh_token=grant.refresh_token,
-                        expires_at=datetime.now(UTC) - timedelta(minutes=1))
+    stale = Credentials(
+        url=world.url,
+        access_token=grant.access_token,
+        refresh_token=grant.refresh_token,
+        expires_at=datetime.now(UTC) - timedelta(minutes=1),
+    )
     async with PitstopClient(world.url, credentials=stale) as pitstop:
         with pytest.raises(AuthError) as caught:
             await pitstop.me()

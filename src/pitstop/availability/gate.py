@@ -134,7 +134,9 @@ class Gate:
             and window.mode == "read_only"
             and scope.get("method", "GET") in SAFE_METHODS
         ):
+            # Served from last-known state; the header lets apps say so, and until when.
             scope["pitstop.read_only"] = window
+            send = _with_header(send, _read_only_header(window))
             window = None
         if window is None:
             snapshot_has_notices = bool(self.state.snapshot.upcoming)
@@ -201,6 +203,11 @@ class Gate:
 
 def _seconds_left(window: MaintenanceWindow, now: datetime) -> float:
     return (window.expected_end - now).total_seconds()
+
+
+def _read_only_header(window: MaintenanceWindow) -> tuple[bytes, bytes]:
+    value = f"read_only; id={window.id}; expected_end={iso(window.expected_end)}"
+    return (b"pitstop-maintenance", value.encode())
 
 
 def _notice_header(window: MaintenanceWindow) -> tuple[bytes, bytes]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from pitstop.cli import owner, server
+from pitstop.cli import maintenance, owner, server
 
 app = typer.Typer(
     name="pitstop",
@@ -15,6 +15,7 @@ app = typer.Typer(
 )
 server.register(app)
 owner.register(app)
+maintenance.register(app)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -36,11 +37,15 @@ from pitstop.client import (
     Credentials,
     CredentialStore,
     ForbiddenError,
+    LastKnown,
     PitstopClient,
     PitstopError,
+    ServerUnavailable,
+    Unreachable,
     User,
     Vehicle,
 )
+from pitstop.client._words import clock_at, format_age, local_zone
 
 STATUS_SECTIONS = (
     "charge_state",
@@ -220,17 +225,52 @@ def _status_rows(data: dict[str, Any], location: bool) -> list[tuple[str, str]]:
 
 
 def status(vin: VinArgument, as_json: JsonOption = False) -> None:
-    """Battery, range, charging, location, climate, locks and odometer (never wakes the car)."""
+    """Battery, range, charging, location, climate, locks and odometer (never wakes the car).
 
-    async def work(pitstop: PitstopClient) -> tuple[dict[str, Any], bool]:
+    While Pitstop is in maintenance (or unreachable) it shows the car's last-known state, and
+    how old it is.
+    """
+
+    async def work(pitstop: PitstopClient) -> tuple[dict[str, Any], bool, str]:
         try:
-            return await pitstop.vehicle_data(vin, [*STATUS_SECTIONS, "location_data"]), True
-        except ForbiddenError as exc:
-            if "vehicle_location" not in exc.missing_scopes:
+            try:
+                data = await pitstop.vehicle_data(vin, [*STATUS_SECTIONS, "location_data"])
+                location = True
+            except ForbiddenError as exc:
+                if "vehicle_location" not in exc.missing_scopes:
+                    raise
+                data, location = await pitstop.vehicle_data(vin, STATUS_SECTIONS), False
+        except (ServerUnavailable, Unreachable) as exc:
+            if exc.last_known is None:
                 raise
-            return await pitstop.vehicle_data(vin, STATUS_SECTIONS), False
+            data = exc.last_known.data
+            return data, "latitude" in (data.get("drive_state") or {}), exc.message
+        notice = pitstop.notice
+        if notice.read_only_until is None:
+            return data, location, ""
+        now = datetime.now(UTC)
+        until = clock_at(notice.read_only_until, now=now, tz=local_zone())
+        return data, location, f"Pitstop is in read-only maintenance until {until}."
 
-    data, location = run(work, as_json=as_json)
+    data, location, why_stale = run(work, as_json=as_json)
+    if why_stale:
+        stale = LastKnown(data, fetched_at=datetime.now(UTC))
+        age = stale.age(datetime.now(UTC)).total_seconds()
+        if as_json:
+            data = data | {
+                "last_known": {
+                    "reported_at": stale.reported_at.isoformat(),
+                    "age_seconds": round(age),
+                    "because": why_stale,
+                }
+            }
+        else:
+            reported = clock_at(stale.reported_at, now=datetime.now(UTC), tz=local_zone())
+            stderr().print(f"[yellow]{escape(why_stale)}[/]")
+            stderr().print(
+                f"[yellow]Showing the last-known state, reported at {reported} "
+                f"({format_age(age)} ago).[/]"
+            )
     if as_json:
         emit_json(data)
         return

@@ -25,6 +25,7 @@ from pitstop.client._credentials import (
 )
 from pitstop.client._errors import (
     AuthError,
+    Conflict,
     ForbiddenError,
     InvalidInput,
     Maintenance,
@@ -37,7 +38,8 @@ from pitstop.client._errors import (
     VehicleOffline,
     VehicleUnavailable,
 )
-from pitstop.client._models import CommandResult, TokenGrant, User, Vehicle
+from pitstop.client._last_known import LastKnown, LastKnownStore
+from pitstop.client._models import CommandResult, Notice, TokenGrant, User, Vehicle
 from pitstop.client._retry import (
     DEFAULT_RETRY,
     NO_RETRY,
@@ -48,6 +50,7 @@ from pitstop.client._retry import (
     log_retry,
     set_testing,
 )
+from pitstop.client._windows import Window, Windows, WindowUpdate
 
 __all__ = [
     "CLI_CLIENT_ID",
@@ -59,12 +62,16 @@ __all__ = [
     "NO_RETRY",
     "AuthError",
     "CommandResult",
+    "Conflict",
     "CredentialStore",
     "Credentials",
     "ForbiddenError",
     "InvalidInput",
+    "LastKnown",
+    "LastKnownStore",
     "Maintenance",
     "NotFoundError",
+    "Notice",
     "PitstopClient",
     "PitstopError",
     "RateLimited",
@@ -79,6 +86,9 @@ __all__ = [
     "VehicleAsleep",
     "VehicleOffline",
     "VehicleUnavailable",
+    "Window",
+    "WindowUpdate",
+    "Windows",
     "config_dir",
     "is_testing",
     "log_retry",

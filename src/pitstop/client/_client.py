@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Mapping, Sequence
+from datetime import tzinfo
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote
@@ -23,13 +24,16 @@ from pitstop.client._errors import (
     LOGIN_HINT,
     AuthError,
     PitstopError,
+    ServerUnavailable,
+    Unreachable,
     VehicleAsleep,
     VehicleOffline,
     VehicleUnavailable,
     error_from_response,
     unreachable,
 )
-from pitstop.client._models import CommandResult, TokenGrant, User, Vehicle
+from pitstop.client._last_known import LastKnownStore
+from pitstop.client._models import CommandResult, Notice, TokenGrant, User, Vehicle
 from pitstop.client._retry import (
     DEFAULT_RETRY,
     RetryHook,
@@ -38,6 +42,7 @@ from pitstop.client._retry import (
     log_retry,
     send_with_retry,
 )
+from pitstop.client._windows import Windows
 from pitstop.clock import Clock, SystemClock
 
 #: The OAuth client the command line signs in as (it may use the password grant).
@@ -45,6 +50,8 @@ CLI_CLIENT_ID = "pitstop-cli"
 
 #: Requests that are safe to repeat, and so are retried on 503, 429 and connection failures.
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
+#: How long a command stays worth sending, in seconds (the car's own expiry is shorter still).
+COMMAND_EXPIRY = 30.0
 
 
 def _path(key: str) -> str:
@@ -66,9 +73,15 @@ class PitstopClient:
     ...     for car in await pitstop.vehicles():
     ...         print(car.display_name, car.state)
 
-    Every failure is raised as a `PitstopError` subclass with a readable `message` and a `hint`.
-    Reads (GET) are retried on 503, 429 and connection failures following `retry`; commands
-    (POST) are never retried by the client, since a car must not honk twice.
+    Every failure is raised as a `PitstopError` subclass with a readable `message` and a `hint`
+    (a 503 reads "Server maintenance (security update): Pitstop expects to be back at 14:30, in
+    12 min. Status: ..."). Reads (GET) are retried on 503, 429 and connection failures following
+    `retry`; a command is resent only when the server certainly did not act on it, and never
+    after its expiry, since a car must not unlock late or honk twice.
+
+    With `last_known`, each car's data read is remembered, and a read that meets a 503 or no
+    answer raises with `last_known` set to what was last seen (with its age). `notice` tells
+    what the last answer said about maintenance (read-only now, or a window coming).
 
     `transport` replaces the network (e.g. `httpx.MockTransport`); `sleep` replaces the waits
     between retries (tests record them instead of sleeping); `clock` is where time comes from
@@ -92,6 +105,8 @@ class PitstopClient:
         on_retry: RetryHook | None = log_retry,
         rng: random.Random | None = None,
         client_id: str = CLI_CLIENT_ID,
+        last_known: LastKnownStore | None = None,
+        tz: tzinfo | None = None,
     ) -> None:
         self.base_url = normalize_url(base_url)
         creds = credentials or Credentials(url=self.base_url)
@@ -113,6 +128,13 @@ class PitstopClient:
         self._sleep = sleep or self._clock.sleep
         self._on_retry = on_retry
         self._rng = rng
+        self.last_known = last_known
+        #: The reader's time zone for sentences (default: PITSTOP_TZ, TZ, else the system's).
+        self.tz = tz
+        #: What the last answer said about maintenance.
+        self.notice = Notice()
+        #: Maintenance windows, for operators: `await client.windows.schedule(...)`.
+        self.windows = Windows(self)
         try:
             self._http = httpx.AsyncClient(
                 base_url=self.base_url,
@@ -141,6 +163,7 @@ class PitstopClient:
         """A client for the stored credentials, overridden by `PITSTOP_URL` and `PITSTOP_TOKEN`."""
         store = store or CredentialStore(env=env)
         credentials, stored = resolve(env, store)
+        kwargs.setdefault("last_known", LastKnownStore(store.directory))
         client = cls(
             credentials.url, credentials=credentials, store=store if stored else None, **kwargs
         )
@@ -179,6 +202,7 @@ class PitstopClient:
         json: Any,
         data: Mapping[str, str] | None,
         authenticated: bool,
+        expires_in: float | None = None,
     ) -> httpx.Response:
         headers: dict[str, str] = {}
         if authenticated and self._credentials.access_token:
@@ -196,6 +220,7 @@ class PitstopClient:
                 url=self.base_url + path,
                 policy=self.retry,
                 retryable=method in IDEMPOTENT,
+                expires_in=expires_in,
                 sleep=self._sleep,
                 on_retry=self._on_retry,
                 rng=self._rng,
@@ -216,6 +241,7 @@ class PitstopClient:
         authenticated: bool = True,
         vehicle: str = "",
         auth_hint: str = LOGIN_HINT,
+        expires_in: float | None = None,
     ) -> Any:
         """Send one request and return its decoded JSON body, or raise the matching PitstopError."""
         if authenticated and not self._credentials.access_token:
@@ -237,7 +263,13 @@ class PitstopClient:
         while True:
             sent_with = self._credentials.access_token
             response = await self._send(
-                method, path, params=params, json=json, data=data, authenticated=authenticated
+                method,
+                path,
+                params=params,
+                json=json,
+                data=data,
+                authenticated=authenticated,
+                expires_in=expires_in,
             )
             if (
                 response.status_code == 401
@@ -251,8 +283,11 @@ class PitstopClient:
                 refreshed = True
                 continue
             break
+        self.notice = Notice.from_headers(response.headers)
         if response.status_code >= 400:
-            raise error_from_response(response, vehicle=vehicle, auth_hint=auth_hint)
+            raise error_from_response(
+                response, vehicle=vehicle, auth_hint=auth_hint, now=self._clock.now(), tz=self.tz
+            )
         try:
             return response.json()
         except ValueError as exc:
@@ -383,17 +418,26 @@ class PitstopClient:
     ) -> dict[str, Any]:
         """The car's data, Tesla-shaped (charge_state, climate_state, ...); `endpoints` filters.
 
-        Reads never wake a car: an asleep one raises `VehicleAsleep`.
+        Reads never wake a car: an asleep one raises `VehicleAsleep`. When the server is down
+        (`ServerUnavailable`, `Unreachable`) the error carries `last_known`, if there is one.
         """
         params = None
         if endpoints:
             names = [endpoints] if isinstance(endpoints, str) else list(endpoints)
             params = {"endpoints": ";".join(names)}
-        data = await self._response(
-            "GET", f"/api/1/vehicles/{_path(key)}/vehicle_data", params=params, vehicle=key
-        )
+        try:
+            data = await self._response(
+                "GET", f"/api/1/vehicles/{_path(key)}/vehicle_data", params=params, vehicle=key
+            )
+        except (ServerUnavailable, Unreachable) as exc:
+            if self.last_known is not None:
+                exc.last_known = self.last_known.get(self.base_url, key)
+            raise
         if not isinstance(data, dict):
             raise PitstopError(f"The server sent no data for {key}.")
+        if self.last_known is not None:
+            keys = [key, str(data.get("vin") or ""), str(data.get("id_s") or "")]
+            self.last_known.put(self.base_url, keys, data, self._clock.now())
         return data
 
     # --- waking and commands ------------------------------------------------------------------
@@ -439,17 +483,29 @@ class PitstopClient:
             car = await self.vehicle(key)
         return car
 
-    async def command(self, key: str, name: str, /, **params: Any) -> CommandResult:
+    async def command(
+        self, key: str, name: str, /, *, expires_in: float = COMMAND_EXPIRY, **params: Any
+    ) -> CommandResult:
         """Send command `name` with `params`; a car that refuses gives `result=False` and a reason.
 
-        Never retried by the client: a command that may have reached the car is not sent twice.
+        Resent (within the retry policy) only while the server certainly did not act on it
+        (maintenance, overload, a connection never made) and only within `expires_in` seconds
+        of the first try: a command that may have reached the car is never sent twice, and a
+        late one is not sent at all.
         """
-        data = await self._response(
-            "POST",
-            f"/api/1/vehicles/{_path(key)}/command/{_path(name)}",
-            json=params,
-            vehicle=key,
-        )
+        try:
+            data = await self._response(
+                "POST",
+                f"/api/1/vehicles/{_path(key)}/command/{_path(name)}",
+                json=params,
+                vehicle=key,
+                expires_in=expires_in,
+            )
+        except ServerUnavailable as exc:
+            exc.hint = "; ".join(
+                h for h in (exc.hint, f"{name} was not carried out: send it again later") if h
+            )
+            raise
         if not isinstance(data, dict):
             raise PitstopError(f"The server gave no result for {name}.")
         return CommandResult(result=bool(data.get("result")), reason=str(data.get("reason") or ""))

@@ -128,18 +128,7 @@ class CredentialStore:
 
     def save(self, credentials: Credentials) -> None:
         """Write `credentials`, replacing the file at once so a crash never leaves half of it."""
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        payload = json.dumps(credentials.to_json(), indent=2) + "\n"
-        fd, tmp = tempfile.mkstemp(prefix=".credentials-", dir=self.directory)
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(payload)
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_private(self.path, json.dumps(credentials.to_json(), indent=2) + "\n")
 
     def delete(self) -> bool:
         """Forget the stored credentials; True if there were some."""
@@ -148,6 +137,21 @@ class CredentialStore:
         except FileNotFoundError:
             return False
         return True
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path` readable by its owner only (0600), replacing the file at once."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def resolve(

@@ -8,10 +8,15 @@ and, where there is something to do about it, a `hint`. Nothing from httpx leaks
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime, tzinfo
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+from pitstop.client._words import clock_at, local_zone, reason_words, relative, wait_words
+
+if TYPE_CHECKING:
+    from pitstop.client._last_known import LastKnown
 
 
 class PitstopError(Exception):
@@ -105,6 +110,10 @@ class InvalidInput(PitstopError):
         self.messages = dict(messages or {})
 
 
+class Conflict(PitstopError):
+    """The request clashes with the current state (HTTP 409), e.g. extending a finished window."""
+
+
 @dataclass(frozen=True)
 class Maintenance:
     """The maintenance window a 503 names: why the service is down and until when."""
@@ -114,19 +123,31 @@ class Maintenance:
     reason: str
     expected_end: datetime | None
     status_url: str
-    scope: str = ""
+    scope: tuple[str, ...] = ()  # ("all",) for the whole service
     started_at: datetime | None = None
+    mode: str = "full"  # or "read_only": reads work, changes wait
+    overrunning: bool = False
+    description: str = ""
+
+    @property
+    def reason_text(self) -> str:
+        """The reason in words: "security update"."""
+        return reason_words(self.reason)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Maintenance:
+        scope = data.get("scope") or ()
         return cls(
             id=str(data.get("id", "")),
             title=str(data.get("title") or ""),
             reason=str(data.get("reason") or ""),
             expected_end=_datetime(data.get("expected_end")),
             status_url=str(data.get("status_url") or ""),
-            scope=str(data.get("scope") or ""),
+            scope=(scope,) if isinstance(scope, str) else tuple(str(s) for s in scope),
             started_at=_datetime(data.get("started_at")),
+            mode=str(data.get("mode") or "full"),
+            overrunning=bool(data.get("overrunning")),
+            description=str(data.get("description") or ""),
         )
 
 
@@ -134,8 +155,11 @@ class ServerUnavailable(PitstopError):
     """The server is down for now (HTTP 503): maintenance, overload or a failed dependency.
 
     `retry_after` is the server's Retry-After in seconds (or None); `maintenance` describes the
-    planned window when the server is in one.
+    planned window when the server is in one. `last_known` is the car's data as last read
+    (`pitstop.client.LastKnown`), when the call was a read the client has seen answered before.
     """
+
+    last_known: LastKnown | None = None
 
     def __init__(
         self,
@@ -171,8 +195,11 @@ class RateLimited(PitstopError):
 class Unreachable(PitstopError):
     """No answer from the server: connection refused, unknown host, or a timeout.
 
-    `reason` is the network's own words (e.g. "Name or service not known").
+    `reason` is the network's own words (e.g. "Name or service not known"); `last_known` as
+    for `ServerUnavailable`.
     """
+
+    last_known: LastKnown | None = None
 
     def __init__(self, message: str, hint: str = "", *, url: str = "", reason: str = "") -> None:
         super().__init__(message, hint)
@@ -213,12 +240,44 @@ def _body(response: httpx.Response) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _wait_hint(seconds: float | None) -> str:
-    if seconds is None:
-        return "try again in a little while"
-    if seconds < 90:
-        return f"try again in {max(1, round(seconds))} s"
-    return f"try again in about {round(seconds / 60)} min"
+def unavailable_sentence(
+    maintenance: Maintenance, *, now: datetime, tz: tzinfo | None = None
+) -> tuple[str, str]:
+    """A maintenance 503 as a person reads it, and a hint; times in the reader's zone:
+
+    "Server maintenance (security update): Pitstop expects to be back at 14:30, in 12 min.
+    Status: http://host/status"
+    """
+    tz = tz or local_zone()
+    what = (
+        f"Server maintenance ({maintenance.reason_text})"
+        if maintenance.reason
+        else "Server maintenance"
+    )
+    end = maintenance.expected_end
+    if end is None:
+        sentence = f"{what}: Pitstop is unavailable for now."
+    elif maintenance.overrunning or end <= now:
+        sentence = (
+            f"{what} is taking longer than planned: Pitstop expected to be back at "
+            f"{clock_at(end, now=now, tz=tz)} ({relative(end, now=now)})."
+        )
+    else:
+        sentence = (
+            f"{what}: Pitstop expects to be back at {clock_at(end, now=now, tz=tz)}, "
+            f"{relative(end, now=now)}."
+        )
+    if maintenance.status_url:
+        sentence += f" Status: {maintenance.status_url}"
+    if maintenance.mode == "read_only":
+        hint = "reading works meanwhile; changes are paused until then"
+    elif maintenance.scope and "all" not in maintenance.scope:
+        parts = [s.replace("_", " ") for s in maintenance.scope]
+        verb = "is" if len(parts) == 1 else "are"
+        hint = f"only {', '.join(parts)} {verb} paused; the rest works"
+    else:
+        hint = ""
+    return sentence, hint
 
 
 def unreachable(exc: httpx.TransportError, base_url: str) -> Unreachable:
@@ -240,11 +299,17 @@ def unreachable(exc: httpx.TransportError, base_url: str) -> Unreachable:
 
 
 def error_from_response(
-    response: httpx.Response, *, vehicle: str = "", auth_hint: str = LOGIN_HINT
+    response: httpx.Response,
+    *,
+    vehicle: str = "",
+    auth_hint: str = LOGIN_HINT,
+    now: datetime | None = None,
+    tz: tzinfo | None = None,
 ) -> PitstopError:
     """The exception for a failed answer (status >= 400) in Tesla's envelope, or any other body.
 
-    `vehicle` is the key the caller used for the car, so hints can name it.
+    `vehicle` is the key the caller used for the car, so hints can name it; `now` and `tz` are
+    the reader's time and zone, for sentences about when the server is back.
     """
     status = response.status_code
     body = _body(response)
@@ -299,17 +364,22 @@ def error_from_response(
             f"{k}: {m}" for k, v in messages.items() for m in v if m not in description
         )
         return InvalidInput(description, hint, messages=messages, **kw)
+    if status == 409:
+        return Conflict(description, "", **kw)
     if status == 429:
         retry_after = retry_after_seconds(response)
-        return RateLimited(description, _wait_hint(retry_after), retry_after=retry_after, **kw)
+        return RateLimited(description, wait_words(retry_after), retry_after=retry_after, **kw)
     if status == 503:
         retry_after = retry_after_seconds(response)
         raw = body.get("maintenance")
         maintenance = Maintenance.from_json(raw) if isinstance(raw, dict) else None
-        hint = _wait_hint(retry_after)
-        if maintenance is not None and maintenance.status_url:
-            hint += f"; see {maintenance.status_url}"
+        if maintenance is not None:
+            message, hint = unavailable_sentence(maintenance, now=now or datetime.now(UTC), tz=tz)
+        elif error == "overloaded":
+            message, hint = "Pitstop is overloaded right now.", wait_words(retry_after)
+        else:
+            message, hint = description, wait_words(retry_after)
         return ServerUnavailable(
-            description, hint, retry_after=retry_after, maintenance=maintenance, **kw
+            message, hint, retry_after=retry_after, maintenance=maintenance, **kw
         )
     return PitstopError(description, "", **kw)

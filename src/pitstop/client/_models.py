@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 
@@ -82,4 +84,51 @@ class User:
             email=str(data.get("email") or ""),
             full_name=str(data.get("full_name") or ""),
             role=str(data.get("role") or "owner"),
+        )
+
+
+def _params(value: str) -> dict[str, str]:
+    """`2026-12-01T02:00:00Z; id=7; mode=read_only` as {"": first part, "id": "7", ...}."""
+    first, *rest = (part.strip() for part in value.split(";"))
+    params = {"": first}
+    for part in rest:
+        name, _, val = part.partition("=")
+        params[name.strip().lower()] = val.strip()
+    return params
+
+
+def _when(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What the last answer's headers said about maintenance, for an app's banner.
+
+    `read_only_until`: a read-only window is in progress (reads are served from the cars'
+    last-known state; changes get a 503) and is expected to end then; `window_id` is its id.
+    `next_starts_at` / `next_id`: a window touching this part of Pitstop starts then.
+    """
+
+    read_only_until: datetime | None = None
+    window_id: str = ""
+    next_starts_at: datetime | None = None
+    next_id: str = ""
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> Notice:
+        now = headers.get("pitstop-maintenance")
+        upcoming = headers.get("pitstop-maintenance-next")
+        if now is None and upcoming is None:
+            return cls()
+        current = _params(now) if now else {}
+        following = _params(upcoming) if upcoming else {}
+        return cls(
+            read_only_until=_when(current.get("expected_end", "")) if now else None,
+            window_id=current.get("id", ""),
+            next_starts_at=_when(following.get("", "")) if upcoming else None,
+            next_id=following.get("id", ""),
         )

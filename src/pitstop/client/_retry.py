@@ -1,7 +1,9 @@
-"""Retrying idempotent reads: exponential backoff with full jitter, Retry-After as a floor, a budget.
+"""Retrying: exponential backoff with full jitter, Retry-After as a floor, a budget.
 
-Only requests that are safe to repeat are retried (the client retries GETs, never a POST
-command), and only on answers that say "later": 503, 429 and a connection that failed.
+Reads (safe to repeat) are retried on answers that say "later": 503, 429 and a connection that
+failed. A command is resent only when the server certainly did not act on it (the gate's 503
+for maintenance or overload, a 429, a connection never made), and never once its expiry has
+passed: an unlock must not happen late.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ log = logging.getLogger("pitstop.client")
 
 #: Status codes that mean "not now, try again later".
 RETRY_STATUSES = frozenset({429, 503})
+#: 503 causes given before a request is handled at all (the gate, the limiter).
+NOT_HANDLED = frozenset({"server_maintenance", "overloaded"})
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -123,15 +127,25 @@ def log_retry(event: RetryEvent) -> None:
     )
 
 
-def _reason(response: httpx.Response) -> str:
-    error = ""
+def _error(response: httpx.Response) -> str:
     try:
         body = response.json()
-        if isinstance(body, dict):
-            error = str(body.get("error") or "")
     except ValueError:
-        pass
-    return f"{response.status_code} {error}".strip()
+        return ""
+    return str(body.get("error") or "") if isinstance(body, dict) else ""
+
+
+def _reason(response: httpx.Response) -> str:
+    return f"{response.status_code} {_error(response)}".strip()
+
+
+def not_acted_on(response: httpx.Response | None, failure: Exception | None) -> bool:
+    """True when the server certainly did nothing with the request, so resending is safe."""
+    if response is None:
+        return isinstance(failure, httpx.ConnectError | httpx.ConnectTimeout)
+    if response.status_code == 429:
+        return True
+    return response.status_code == 503 and _error(response) in NOT_HANDLED
 
 
 async def send_with_retry(
@@ -141,6 +155,7 @@ async def send_with_retry(
     url: str,
     policy: RetryPolicy,
     retryable: bool,
+    expires_in: float | None = None,
     sleep: Sleep | None = None,
     on_retry: RetryHook | None = log_retry,
     rng: random.Random | None = None,
@@ -148,10 +163,15 @@ async def send_with_retry(
 ) -> httpx.Response:
     """Call `send` until it gives an answer worth returning, within `policy`.
 
+    `retryable` requests (reads) are retried on any 503, 429 or transport failure. Others
+    (commands) are resent only when `expires_in` (seconds from the first try) is given, the
+    server did not act on the last try (`not_acted_on`), and the next try would start before
+    the expiry.
+
     Returns the last response (which may still be a 503 or 429 when retries ran out); re-raises
     the last `httpx.TransportError` when the server could not be reached at all.
     """
-    attempts = policy.attempts if retryable else 1
+    attempts = policy.attempts if retryable or expires_in is not None else 1
     if _testing and _testing_attempts is not None:
         attempts = min(attempts, _testing_attempts)
     started = monotonic()
@@ -169,11 +189,15 @@ async def send_with_retry(
             return response
         if attempt >= attempts:
             break
+        if not retryable and not not_acted_on(response, failure):
+            break
         retry_after = retry_after_seconds(response) if response is not None else None
         wait = policy.delay(attempt, retry_after, rng)
         # Waits may be skipped (testing) or faked (a sleep hook): count them as spent anyway.
         elapsed = max(monotonic() - started, waited)
         if wait is None or elapsed + wait > policy.budget:
+            break
+        if not retryable and expires_in is not None and elapsed + wait >= expires_in:
             break
         if on_retry is not None:
             reason = _reason(response) if response is not None else type(failure).__name__
