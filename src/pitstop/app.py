@@ -31,6 +31,8 @@ from pitstop.fleet.registry import Registry
 from pitstop.fleet.state import VehicleStates
 from pitstop.link import endpoint as link_routes
 from pitstop.link.hub import LinkHub
+from pitstop.notify import routes as notify_routes
+from pitstop.notify.service import build_notifications
 from pitstop.responses import (
     ApiError,
     api_error_handler,
@@ -83,6 +85,7 @@ def build_runtime(settings: Settings, clock: Clock) -> Runtime:
             cap=settings.retry_after_cap,
             jitter=settings.retry_after_jitter,
         ),
+        notify=build_notifications(settings, engine, clock),
     )
 
 
@@ -104,6 +107,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 name="maintenance-scheduler",
             ),
         ]
+        rt.notify.start()
         try:
             yield
         finally:
@@ -113,6 +117,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await rt.notify.stop()
             with contextlib.suppress(Exception):
                 await rt.states.flush()
             await rt.maintenance.feed.close()
@@ -125,6 +130,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             *fleet_routes.routes,
             *link_routes.routes,
             *maintenance_routes.routes,
+            *notify_routes.routes,
         ],
         middleware=[
             Middleware(

@@ -17,6 +17,7 @@ from pitstop.clock import Clock
 from pitstop.fleet.registry import Registry
 from pitstop.fleet.state import VehicleStates
 from pitstop.link.hub import LinkHub
+from pitstop.notify.service import Notifications
 from pitstop.settings import Settings
 
 
@@ -34,6 +35,7 @@ class Runtime:
     maintenance: MaintenanceState
     bypass: BypassSigner
     retry_policy: RetryPolicy
+    notify: Notifications
 
 
 def runtime(conn: HTTPConnection) -> Runtime:

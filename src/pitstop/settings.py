@@ -55,6 +55,23 @@ class Settings(msgspec.Struct, kw_only=True):
     #: accepting connections, and how long it then waits for requests in flight, in seconds.
     drain_grace: float = 5.0
     drain_timeout: float = 20.0
+    #: Outgoing mail for notifications. An empty host means no email channel.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_from: str = "Pitstop <pitstop@localhost>"
+    smtp_tls: str = "none"  # none | starttls | tls
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_timeout: float = 30.0
+    #: Notification delivery: attempts before a delivery is parked as dead, the retry backoff
+    #: (first wait and longest wait), how long a worker's claim lasts, how often idle workers
+    #: look for due work, all in seconds; and the webhook request timeout.
+    notify_max_attempts: int = 8
+    notify_backoff_base: float = 30.0
+    notify_backoff_cap: float = 6 * 3600.0
+    notify_lease: float = 120.0
+    notify_poll_interval: float = 1.0
+    webhook_timeout: float = 10.0
 
     def resolved_database_url(self) -> str:
         return async_database_url(self.database_url or f"sqlite:///{self.data_dir / 'pitstop.db'}")

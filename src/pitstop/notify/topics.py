@@ -1,0 +1,48 @@
+"""What users can be told about (topics) and how (channels), with the defaults.
+
+A topic is `maintenance.<component>` (a maintenance window that touches that component) or
+`alert.<kind>` (something one of the user's cars needs attention for). Other packages add a
+topic by adding it here; the preferences API, its validation and its defaults follow.
+"""
+
+from __future__ import annotations
+
+from pitstop.availability.windows import COMPONENTS, WHOLE_SERVICE
+
+EMAIL, WEBHOOK, FEED = "email", "webhook", "feed"
+#: Channels a user may choose. Web Push (VAPID) will join as "push": a `Channel` in its own
+#: module (notify/push.py) plus a subscription table; until then it is not offered.
+CHANNELS: tuple[str, ...] = (EMAIL, WEBHOOK, FEED)
+DEFAULT_CHANNELS: tuple[str, ...] = (EMAIL, FEED)
+
+ALERTS = {
+    "charging_complete": "charging has finished",
+    "charging_stopped": "charging stopped unexpectedly",
+    "plug_in_reminder": "plug in to be ready for a scheduled charge",
+    "left_unlocked": "a car was left unlocked",
+    "battery_low": "the battery is low",
+    "service_due": "service is due",
+}
+
+#: topic -> a description for people (settings pages, unsubscribe confirmations).
+TOPICS: dict[str, str] = {
+    **{
+        f"maintenance.{component}": f"maintenance affecting {COMPONENTS[component]}"
+        for component in sorted(WHOLE_SERVICE)
+    },
+    **{f"alert.{kind}": text for kind, text in ALERTS.items()},
+}
+
+
+def maintenance_topic(component: str) -> str:
+    return f"maintenance.{component}"
+
+
+def alert_topic(kind: str) -> str:
+    return f"alert.{kind}"
+
+
+def check_topic(topic: str) -> str:
+    if topic not in TOPICS:
+        raise ValueError(f"unknown notification topic {topic!r}")
+    return topic

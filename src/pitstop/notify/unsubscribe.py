@@ -1,0 +1,54 @@
+"""Signed unsubscribe links: one click in a mail stops that topic's email for that user.
+
+The token is `base64url("<user id>:<topic>").<signature>`, signed with the server secret; it
+does not expire (an unsubscribe link must keep working). GET shows a confirmation page (mail
+scanners follow links, so a GET never unsubscribes, RFC 8058); POST unsubscribes, which is
+also what mail clients do for `List-Unsubscribe-Post: List-Unsubscribe=One-Click`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+PATH = "/notifications/unsubscribe"
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class UnsubscribeLinks:
+    def __init__(self, secret: str, base_url: str = "") -> None:
+        self._key = hashlib.sha256(b"pitstop-unsubscribe:" + secret.encode()).digest()
+        #: Where links point; set from the public URL (or, failing that, the server's own).
+        self.base_url = base_url.rstrip("/")
+
+    def _sign(self, payload: str) -> str:
+        return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest()[:18])
+
+    def token(self, user_id: int, topic: str) -> str:
+        payload = f"{user_id}:{topic}"
+        return f"{_b64(payload.encode())}.{self._sign(payload)}"
+
+    def read(self, token: str) -> tuple[int, str] | None:
+        """(user id, topic) if `token` is one of ours, else None."""
+        encoded, _, signature = token.partition(".")
+        try:
+            payload = _unb64(encoded).decode()
+        except (ValueError, UnicodeDecodeError):
+            return None
+        if not hmac.compare_digest(self._sign(payload), signature):
+            return None
+        user, _, topic = payload.partition(":")
+        if not user.isdigit() or not topic:
+            return None
+        return int(user), topic
+
+    def url(self, user_id: int, topic: str) -> str:
+        return f"{self.base_url}{PATH}/{self.token(user_id, topic)}"

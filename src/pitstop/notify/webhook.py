@@ -1,0 +1,123 @@
+"""The webhook channel: a signed POST per delivery to each of the user's endpoints (httpx).
+
+Outcomes, decided in `classify`: 2xx delivered; 408, 429 and 5xx, timeouts and connection
+errors retried (at least Retry-After later when the receiver says so); any other answer
+(other 4xx, redirects, which are not followed) permanent. An endpoint removed or disabled
+since the delivery was queued is permanent too.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+
+import httpx
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from pitstop.availability.windows import iso
+from pitstop.clock import Clock
+from pitstop.notify import signing
+from pitstop.notify.endpoints import WebhookEndpoints
+from pitstop.notify.outcomes import Delivered, Message, Outcome, Permanent, RetryLater
+from pitstop.notify.topics import WEBHOOK
+
+USER_AGENT = "Pitstop-Webhooks/1"
+RETRYABLE = frozenset({408, 429})
+
+
+def retry_after(value: str | None, now: datetime) -> float | None:
+    """Retry-After as seconds from `now`: delay-seconds or an HTTP-date; None if absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - now).total_seconds())
+
+
+def classify(response: httpx.Response | None, exc: Exception | None, now: datetime) -> Outcome:
+    """The one place HTTP answers and transport failures become outcomes."""
+    if exc is not None:
+        if isinstance(exc, httpx.TimeoutException):
+            return RetryLater(f"timed out: {type(exc).__name__}")
+        if isinstance(exc, httpx.TransportError):
+            return RetryLater(f"could not reach the endpoint: {type(exc).__name__}: {exc}")
+        if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
+            return Permanent(f"invalid endpoint URL: {exc}")
+        raise exc
+    assert response is not None
+    status = response.status_code
+    if 200 <= status < 300:
+        return Delivered(f"HTTP {status}")
+    if status in RETRYABLE or status >= 500:
+        wait = retry_after(response.headers.get("retry-after"), now)
+        return RetryLater(f"HTTP {status}", after=wait)
+    if 300 <= status < 400:
+        return Permanent(f"HTTP {status}: redirects are not followed")
+    return Permanent(f"HTTP {status}")
+
+
+def payload(message: Message) -> bytes:
+    return msgspec.json.encode(
+        {
+            "type": message.topic,
+            "timestamp": iso(message.created_at),
+            "data": {
+                "key": message.key,
+                "topic": message.topic,
+                "subject": message.subject,
+                "text": message.text,
+                "data": message.data,
+            },
+        }
+    )
+
+
+class WebhookChannel:
+    name = WEBHOOK
+
+    def __init__(
+        self,
+        endpoints: WebhookEndpoints,
+        clock: Clock,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.endpoints = endpoints
+        self.clock = clock
+        self.http = httpx.AsyncClient(
+            transport=transport,
+            timeout=timeout,
+            follow_redirects=False,
+            headers={"User-Agent": USER_AGENT},
+        )
+
+    async def recipients(self, conn: AsyncConnection, user_ids: list[int]) -> list[tuple[int, str]]:
+        return await self.endpoints.for_users(conn, user_ids)
+
+    async def send(self, message: Message) -> Outcome:
+        found = await self.endpoints.get(int(message.recipient.address))
+        if found is None:
+            return Permanent("the webhook endpoint was removed")
+        endpoint, secrets = found
+        if not endpoint.enabled:
+            return Permanent("the webhook endpoint is disabled")
+        body = payload(message)
+        timestamp = math.floor(self.clock.timestamp())
+        headers = signing.headers(secrets, message.key, timestamp, body)
+        headers["content-type"] = "application/json"
+        try:
+            async with self.http.stream("POST", endpoint.url, content=body, headers=headers) as r:
+                return classify(r, None, self.clock.now())
+        except httpx.HTTPError as exc:
+            return classify(None, exc, self.clock.now())
+
+    async def close(self) -> None:
+        await self.http.aclose()

@@ -1,0 +1,173 @@
+"""The delivery worker: claims due deliveries, renders, hands each to its channel, records.
+
+Several workers (in one process or many) share the outbox safely: claims never overlap, and
+a claim is a lease (see outbox.py). The worker knows channels only through the `Channel`
+interface; anything a channel lets escape is treated as "retry later" here, the last line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from pitstop.clock import Clock
+from pitstop.notify.outbox import Claim, Outbox
+from pitstop.notify.outcomes import (
+    Channel,
+    Delivered,
+    Message,
+    Outcome,
+    Permanent,
+    Recipient,
+    RetryLater,
+)
+from pitstop.notify.preferences import Preferences, Profile
+from pitstop.notify.render import Renderer, RenderError
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        outbox: Outbox,
+        channels: Mapping[str, Channel],
+        preferences: Preferences,
+        renderer: Renderer,
+        clock: Clock,
+        *,
+        name: str | None = None,
+        batch: int = 100,
+        concurrency: int = 16,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.outbox = outbox
+        self.channels = channels
+        self.preferences = preferences
+        self.renderer = renderer
+        self.clock = clock
+        self.name = name or f"{os.getpid()}-{secrets.token_hex(3)}"
+        self.batch = batch
+        self.concurrency = concurrency
+        self.poll_interval = poll_interval
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Look for work now (something was just enqueued in this process)."""
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Claim one batch and deliver it; returns how many deliveries were claimed."""
+        claims = await self.outbox.claim(self.name, self.batch, channels=list(self.channels))
+        if not claims:
+            return 0
+        notes = await self.outbox.notifications(c.notification_id for c in claims)
+        profiles = await self.preferences.profiles(
+            [c.user_id for c in claims if c.user_id is not None]
+        )
+        slots = asyncio.Semaphore(self.concurrency)
+
+        async def attempt(claim: Claim) -> tuple[Claim, Outcome]:
+            async with slots:
+                return claim, await self._attempt(claim, notes.get(claim.notification_id), profiles)
+
+        results = await asyncio.gather(*(attempt(c) for c in claims))
+        await self.outbox.delivered([c for c, o in results if isinstance(o, Delivered)])
+        for claim, outcome in results:
+            if isinstance(outcome, Delivered):
+                continue
+            permanent = isinstance(outcome, Permanent)
+            after = outcome.after if isinstance(outcome, RetryLater) else None
+            status = await self.outbox.failed(
+                claim, outcome.error, permanent=permanent, retry_after=after
+            )
+            log.info(
+                "delivery %s (%s to %s) attempt %s failed: %s -> %s",
+                claim.id,
+                claim.channel,
+                claim.recipient,
+                claim.attempts,
+                outcome.error,
+                status or "lost lease",
+            )
+        return len(claims)
+
+    async def _attempt(self, claim: Claim, note: Any, profiles: Mapping[int, Profile]) -> Outcome:
+        channel = self.channels[claim.channel]
+        if note is None:
+            return Permanent("the notification is gone")
+        if claim.attempts > self.outbox.backoff.max_attempts:
+            return Permanent(f"gave up after {claim.attempts - 1} attempts (leases ran out)")
+        profile = profiles.get(claim.user_id) if claim.user_id is not None else None
+        recipient = Recipient(
+            user_id=claim.user_id,
+            address=claim.recipient,
+            name=profile.name if profile else "",
+            email=profile.email if profile else None,
+            timezone=profile.timezone if profile else "UTC",
+        )
+        try:
+            content = self.renderer.render(
+                topic=note.topic,
+                recipient=recipient,
+                subject=note.subject,
+                text=note.text,
+                html=note.html,
+                template=note.template,
+                data=note.data,
+            )
+        except RenderError as exc:
+            return Permanent(str(exc))
+        message = Message(
+            delivery_id=claim.id,
+            key=note.key,
+            topic=note.topic,
+            channel=claim.channel,
+            recipient=recipient,
+            subject=content.subject,
+            text=content.text,
+            html=content.html,
+            data=note.data,
+            created_at=note.created_at,
+            attempt=claim.attempts,
+            extra={"notification_id": note.id},
+        )
+        try:
+            return await channel.send(message)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("channel %s failed on delivery %s", claim.channel, claim.id)
+            return RetryLater(f"unexpected error: {type(exc).__name__}: {exc}")
+
+    async def run(self) -> None:
+        while True:
+            try:
+                claimed = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("notification worker could not work (will retry): %s", exc)
+                claimed = 0
+            if claimed >= self.batch:
+                await asyncio.sleep(0)
+                continue
+            await self._idle()
+
+    async def _idle(self) -> None:
+        if not self._wake.is_set():
+            sleeper = asyncio.ensure_future(self.clock.sleep(self.poll_interval))
+            waker = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (sleeper, waker):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+        self._wake.clear()
