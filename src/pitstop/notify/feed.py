@@ -58,6 +58,7 @@ class FeedHub:
         self.clock = clock
         self.poll_interval = poll_interval
         self._listeners: dict[int, set[asyncio.Event]] = {}
+        self._anyone = asyncio.Event()  # set while someone listens
         self._newest = 0
 
     @contextlib.contextmanager
@@ -65,6 +66,7 @@ class FeedHub:
         """An event set whenever `user_id` may have new items (clear it before reading)."""
         event = asyncio.Event()
         self._listeners.setdefault(user_id, set()).add(event)
+        self._anyone.set()
         try:
             yield event
         finally:
@@ -73,6 +75,8 @@ class FeedHub:
                 group.discard(event)
                 if not group:
                     del self._listeners[user_id]
+            if not self._listeners:
+                self._anyone.clear()
 
     def publish(self, user_id: int) -> None:
         for event in self._listeners.get(user_id, ()):
@@ -90,9 +94,8 @@ class FeedHub:
     async def run(self) -> None:
         """Notice items written by other processes."""
         while True:
+            await self._anyone.wait()  # nobody listening: nothing to poll for
             await self.clock.sleep(self.poll_interval)
-            if not self._listeners:
-                continue
             try:
                 async with self.engine.connect() as conn:
                     newest = int(await conn.scalar(sa.select(sa.func.max(t.c.id))) or 0)
