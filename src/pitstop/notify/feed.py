@@ -191,7 +191,7 @@ class FeedChannel:
                     subject=message.subject[:300],
                     text=message.text,
                     data=message.data,
-                    created_at=self.clock.now(),
+                    created_at=message.created_at,
                 )
             )
         self.hub.publish(user_id)

@@ -41,12 +41,11 @@ class EventStream(Response):
     def __init__(
         self, request: Request, *, user_id: int, after: int, hub: FeedHub, feed: FeedStore
     ) -> None:
-        super().__init__(
-            headers={
-                "Cache-Control": "no-store",
-                "X-Accel-Buffering": "no",
-                "Connection": "keep-alive",
-            }
+        # No `super().__init__()`: that would render an empty body with Content-Length: 0.
+        self.status_code = 200
+        self.background = None
+        self.init_headers(
+            {"Cache-Control": "no-store", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
         )
         self.request = request
         self.user_id = user_id
