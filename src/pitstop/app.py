@@ -40,6 +40,9 @@ from pitstop.responses import (
 )
 from pitstop.runtime import Runtime
 from pitstop.settings import Settings, load_settings
+from pitstop.status import routes as status_routes
+from pitstop.status.incidents import IncidentStore
+from pitstop.status.monitor import HealthMonitor, database_probe
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,7 @@ def build_runtime(settings: Settings, clock: Clock) -> Runtime:
         poll_interval=settings.maintenance_poll_interval,
     )
     windows.on_change = maintenance.publish
+    incidents = IncidentStore(engine)
     return Runtime(
         settings=settings,
         clock=clock,
@@ -86,6 +90,14 @@ def build_runtime(settings: Settings, clock: Clock) -> Runtime:
             jitter=settings.retry_after_jitter,
         ),
         notify=build_notifications(settings, engine, clock),
+        incidents=incidents,
+        monitor=HealthMonitor(
+            [database_probe(engine)],
+            incidents,
+            clock,
+            interval=settings.health_check_interval,
+            open_after=settings.incident_after,
+        ),
     )
 
 
@@ -106,6 +118,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 WindowScheduler(rt.maintenance, rt.windows, rt.clock).run(),
                 name="maintenance-scheduler",
             ),
+            asyncio.create_task(rt.monitor.run(), name="health-monitor"),
         ]
         rt.notify.start()
         try:
@@ -131,6 +144,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             *link_routes.routes,
             *maintenance_routes.routes,
             *notify_routes.routes,
+            *status_routes.routes,
         ],
         middleware=[
             Middleware(

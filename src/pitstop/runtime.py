@@ -19,6 +19,8 @@ from pitstop.fleet.state import VehicleStates
 from pitstop.link.hub import LinkHub
 from pitstop.notify.service import Notifications
 from pitstop.settings import Settings
+from pitstop.status.incidents import IncidentStore
+from pitstop.status.monitor import HealthMonitor
 
 
 @dataclass
@@ -36,6 +38,8 @@ class Runtime:
     bypass: BypassSigner
     retry_policy: RetryPolicy
     notify: Notifications
+    incidents: IncidentStore
+    monitor: HealthMonitor
 
 
 def runtime(conn: HTTPConnection) -> Runtime:

@@ -72,6 +72,10 @@ class Settings(msgspec.Struct, kw_only=True):
     notify_lease: float = 120.0
     notify_poll_interval: float = 1.0
     webhook_timeout: float = 10.0
+    #: Health checks for the status page: how often they run, and how long a check must keep
+    #: failing before the status page shows an outage by itself, in seconds.
+    health_check_interval: float = 5.0
+    incident_after: float = 60.0
 
     def resolved_database_url(self) -> str:
         return async_database_url(self.database_url or f"sqlite:///{self.data_dir / 'pitstop.db'}")

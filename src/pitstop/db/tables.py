@@ -259,3 +259,19 @@ webhook_endpoints = sa.Table(
     sa.Column("created_at", Timestamp(), nullable=False),
     sa.Column("updated_at", Timestamp(), nullable=False),
 )
+
+# --- status ---------------------------------------------------------------------------------
+
+incidents = sa.Table(
+    "incidents",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    # What failed, e.g. "database": one open incident per cause at a time.
+    sa.Column("cause", sa.String(60), nullable=False, index=True),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("components", sa.JSON, nullable=False),
+    sa.Column("impact", sa.String(20), nullable=False),  # outage | degraded
+    sa.Column("started_at", Timestamp(), nullable=False),
+    sa.Column("resolved_at", Timestamp(), nullable=True),
+    sa.Column("detail", sa.Text, nullable=False, server_default=""),
+)
