@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -83,7 +84,7 @@ async def test_after_a_rotation_both_secrets_verify_until_the_old_one_expires(
     verify(old, received)
     verify(new, received)
 
-    clock.set(clock.now() + __import__("datetime").timedelta(minutes=61))
+    clock.set(clock.now() + timedelta(minutes=61))
     await notify(world, "after-rotation", [ada.user.id])
     await world.eventually(lambda: len(hook.requests) == 2)
     received = hook.requests[1]
