@@ -6,34 +6,16 @@ with PITSTOP_DATA_DIR and PITSTOP_SECRET_KEY set. `/raw` answers, with no routin
 encoding, the bytes last PUT to `/_bench/raw-body` (the benchmark puts there the exact body and
 content type that Pitstop's vehicle_data returns), so both endpoints send the same payload from
 the same process, event loop and HTTP server.
-
-BENCH_VARIANT=routes-reordered or fast-path serves, instead of Pitstop as it is, one of the
-changes sketched in bench/sketches.py (to measure a suggestion before it is made in src/).
 """
 
 from __future__ import annotations
 
-import os
+from starlette.types import Message, Receive, Scope, Send
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from bench.sketches import VARIANTS, fast_path, vehicle_data_first
 from pitstop.app import create_app
 from pitstop.settings import load_settings
 
-
-def _pitstop(variant: str) -> ASGIApp:
-    app = create_app(load_settings())
-    if variant == "routes-reordered":
-        return vehicle_data_first(app)
-    if variant == "fast-path":
-        return fast_path(app, app.state.runtime)
-    if variant != "as-is":
-        raise SystemExit(f"BENCH_VARIANT must be one of {', '.join(VARIANTS)}")
-    return app
-
-
-pitstop = _pitstop(os.environ.get("BENCH_VARIANT", "as-is"))
+pitstop = create_app(load_settings())
 
 _start: Message = {"type": "http.response.start", "status": 503, "headers": []}
 _body: Message = {"type": "http.response.body", "body": b"PUT the body to /_bench/raw-body first"}

@@ -5,7 +5,9 @@
 
 The HTTP server's own cost (parsing, syscalls) is the same for every variant and is left out:
 each line is microseconds per request spent in the ASGI app alone, from a bare ASGI answer up to
-the real Pitstop app (real SQLite, a real token, a car with telemetry merged into its state).
+the real Pitstop app (real SQLite, a real token, a car with telemetry merged into its state): a
+plain read, answered by the fast path (pitstop/fleet/fast.py), and the same read with
+`?endpoints=` naming every section, which the fast path leaves to the router and the route.
 With bench/vehicle_data.py's server-side cost of a raw request (server CPU / req/s), this says
 how many microseconds Pitstop may spend for a given pitstop/raw ratio.
 """
@@ -30,7 +32,6 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bench._common import prepare
-from bench.sketches import fast_path, vehicle_data_first
 from pitstop.accounts import scopes
 from pitstop.accounts.auth import authenticate
 from pitstop.accounts.tokens import token_hash
@@ -46,8 +47,8 @@ PATH = f"/api/1/vehicles/{VIN}/vehicle_data"
 ROUTE = "/api/1/vehicles/{key}/vehicle_data"
 
 
-def http_scope(path: str, token: str) -> Scope:
-    """A scope like uvicorn's for `GET path` with a bearer token."""
+def http_scope(path: str, token: str, query: bytes = b"") -> Scope:
+    """A scope like uvicorn's for `GET path?query` with a bearer token."""
     return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -59,7 +60,7 @@ def http_scope(path: str, token: str) -> Scope:
         "root_path": "",
         "path": path,
         "raw_path": path.encode(),
-        "query_string": b"",
+        "query_string": query,
         "headers": [
             (b"host", b"127.0.0.1:8000"),
             (b"authorization", f"Bearer {token}".encode()),
@@ -164,9 +165,12 @@ async def measure(
         ],
         exception_handlers=app.exception_handlers,
     )
-    # The real routes, vehicle_data first: what reordering the route table would give.
-    reordered = vehicle_data_first(app)
-    fast = fast_path(app, rt)
+    # The same read with a query string: past the fast path, through the router and the route.
+    route_scope = http_scope(PATH, token, b"endpoints=" + ";".join(fleet_routes.SECTIONS).encode())
+    route_call, route_recorder = asgi_call(app, route_scope)
+    await route_call()
+    if route_recorder.body != body:
+        raise RuntimeError("vehicle_data?endpoints=(every section) differs from vehicle_data")
     request = Request({**scope, "app": app})
     raw_token = token
 
@@ -206,9 +210,8 @@ async def measure(
             "Starlette, Pitstop's routes and handlers, cached Response",
             asgi_call(same_table, scope)[0],
         ),
-        ("Pitstop vehicle_data (the real app)", check),
-        ("Pitstop vehicle_data, moved first in the route table", asgi_call(reordered, scope)[0]),
-        ("Pitstop vehicle_data, sketch of a pure-ASGI fast path", asgi_call(fast, scope)[0]),
+        ("Pitstop vehicle_data (the real app: the fast path)", check),
+        ("Pitstop vehicle_data?endpoints=(all): router and route", route_call),
         ("  part: auth.authenticate(request, scope)", pitstop_authenticate),
         ("  part:   Tokens.authenticate(raw) (cache hit)", tokens_authenticate),
         ("  part:     token_hash (sha256 of the JWT)", hash_only),

@@ -27,6 +27,7 @@ from pitstop.availability.store import WindowStore
 from pitstop.clock import Clock, SystemClock
 from pitstop.db import create_engine, migrate
 from pitstop.fleet import routes as fleet_routes
+from pitstop.fleet.fast import FastVehicleData
 from pitstop.fleet.registry import Registry
 from pitstop.fleet.state import VehicleStates
 from pitstop.link import endpoint as link_routes
@@ -155,7 +156,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 bypass=rt.bypass,
                 retry=rt.retry_policy,
                 public_url=settings.public_url,
-            )
+            ),
+            Middleware(FastVehicleData, runtime=rt),  # inside the gate: see fleet/fast.py
         ],
         exception_handlers={
             ApiError: api_error_handler,

@@ -92,7 +92,8 @@ class Tokens:
         self.access_ttl = access_ttl
         self.refresh_ttl = refresh_ttl
         self.cache_ttl = cache_ttl
-        self._cache: dict[str, tuple[Principal, float]] = {}
+        #: token hash -> (principal, checked until, usable until: the earlier of that and expiry)
+        self._cache: dict[str, tuple[Principal, float, float]] = {}
 
     # --- issuing ---------------------------------------------------------------------------
 
@@ -178,6 +179,15 @@ class Tokens:
 
     # --- checking --------------------------------------------------------------------------
 
+    def cached(self, raw: str) -> Principal | None:
+        """The principal behind an access token that `authenticate` checked less than
+        `cache_ttl` seconds ago and that has not expired since; None for anything else (unknown,
+        revoked, expired, or not checked lately: ask `authenticate`, which says why). No I/O."""
+        hit = self._cache.get(token_hash(raw))
+        if hit is None or hit[2] <= self.clock.timestamp():
+            return None
+        return hit[0]
+
     async def authenticate(self, raw: str) -> Principal:
         """The principal behind an access token, or a 401 that says why."""
         key = token_hash(raw)
@@ -211,7 +221,12 @@ class Tokens:
             )
             if len(self._cache) > 100_000:
                 self._cache.clear()
-            self._cache[key] = (principal, now.timestamp() + self.cache_ttl)
+            fresh_until = now.timestamp() + self.cache_ttl
+            self._cache[key] = (
+                principal,
+                fresh_until,
+                min(fresh_until, principal.expires_at.timestamp()),
+            )
         if principal.expires_at <= now:
             raise ApiError(
                 401, "token_expired", "The access token has expired: refresh it or sign in again."

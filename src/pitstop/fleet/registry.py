@@ -115,6 +115,12 @@ class Registry:
             return await self.get(int(key))
         return await self.by_vin(key.upper())
 
+    def known(self, key: str) -> Vehicle | None:
+        """Like `find`, from the in-memory copy only: None may also mean "not read here yet"."""
+        if key.isdigit() and len(key) < 17:
+            return self._by_id.get(int(key))
+        return self._by_vin.get(key.upper())
+
     async def owned_by(self, owner_id: int) -> list[Vehicle]:
         async with self.engine.connect() as conn:
             rows = (

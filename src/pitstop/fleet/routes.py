@@ -180,6 +180,15 @@ def vehicle_data_body(
 _cache: dict[tuple[int, tuple[str, ...], bool], tuple[int, bytes]] = {}
 
 
+def cached_vehicle_data(vehicle_id: int, version: int) -> bytes | None:
+    """The body that `vehicle_data` last built for this car with no `endpoints=` (every
+    section, no location), if it was built from state `version`; None otherwise."""
+    cached = _cache.get((vehicle_id, SECTIONS, False))
+    if cached is None or cached[0] != version:
+        return None
+    return cached[1]
+
+
 async def vehicle_data(request: Request) -> Response:
     principal = await authenticate(request, scopes.VEHICLE_DEVICE_DATA)
     rt = runtime(request)
