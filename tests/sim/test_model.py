@@ -10,8 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pitstop.sim.model import MODEL_3, MODEL_Y, ROUTES, CarModel, CommandOutcome, Route
-from pitstop.sim.routes import bearing_deg
+from pitstop.sim.commands import CommandOutcome
+from pitstop.sim.model import CarModel
+from pitstop.sim.routes import ROUTES, Route, bearing_deg
+from pitstop.sim.spec import MODEL_3, MODEL_Y
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday, 09:00 (car local time is UTC)
 HOME = (52.5096, 13.3762)
@@ -421,6 +423,61 @@ def test_charge_schedule_respects_days_and_location() -> None:
     elsewhere.plug_in()
     run(elsewhere, 30)
     assert sig(elsewhere, "charge_state.charging_state") == "Charging"
+
+
+WEDNESDAY_EVENING = datetime(2026, 1, 7, 20, 0, tzinfo=UTC)
+FRIDAY_EVENING = datetime(2026, 1, 9, 20, 0, tzinfo=UTC)
+SATURDAY_EVENING = datetime(2026, 1, 10, 20, 0, tzinfo=UTC)
+WEEKEND_NIGHTS = {"days_of_week": "Weekends", "start_time": 22 * 60, "end_time": 6 * 60}
+
+
+def test_a_weekends_schedule_does_not_charge_on_a_wednesday_night() -> None:
+    car = make_car(battery_level=30.0, now=WEDNESDAY_EVENING)
+    assert car.apply("add_charge_schedule", WEEKEND_NIGHTS).result
+    schedules = sig(car, "charge_schedule_data.charge_schedules")
+    assert isinstance(schedules, list)
+    assert schedules[0]["days_of_week"] == 0b1000001  # Tesla's bitmask: Sunday (1), Saturday (64)
+    car.plug_in()
+    car.advance_to(WEDNESDAY_EVENING.replace(hour=23))  # inside the window's hours
+    assert sig(car, "charge_state.charging_state") == "Stopped"
+    assert sig(car, "charge_state.scheduled_charging_pending") is True
+    assert num(car, "charge_state.charge_energy_added") == 0
+
+
+def test_a_weekends_schedule_starts_charging_on_saturday_night() -> None:
+    car = make_car(battery_level=30.0, now=FRIDAY_EVENING)
+    assert car.apply("add_charge_schedule", WEEKEND_NIGHTS).result
+    car.plug_in()
+    # Friday night's window would begin on a weekday: it does not run, into Saturday either.
+    car.advance_to(SATURDAY_EVENING.replace(hour=21, minute=59))
+    assert sig(car, "charge_state.charging_state") == "Stopped"
+    assert num(car, "charge_state.charge_energy_added") == 0
+    car.advance_to(SATURDAY_EVENING.replace(hour=22, minute=1))
+    assert car.state == "online"  # the schedule woke the sleeping car
+    assert sig(car, "charge_state.charging_state") == "Charging"
+
+
+def test_a_weekends_schedule_as_a_bitmask_runs_on_the_same_nights() -> None:
+    for days in ("Weekends", "Saturday,Sunday", 65):
+        wednesday = make_car(battery_level=30.0, now=WEDNESDAY_EVENING)
+        saturday = make_car(battery_level=30.0, now=SATURDAY_EVENING)
+        for car in (wednesday, saturday):
+            car.apply("add_charge_schedule", {"days_of_week": days, "start_time": 22 * 60})
+            car.plug_in()
+            car.advance_to(car.now + timedelta(hours=2, minutes=1))
+        assert sig(wednesday, "charge_state.charging_state") == "Stopped", days
+        assert sig(saturday, "charge_state.charging_state") == "Charging", days
+
+
+def test_a_schedule_with_a_day_the_car_cannot_read_is_refused_not_run_every_day() -> None:
+    car = make_car(battery_level=30.0, now=WEDNESDAY_EVENING)
+    for days in ("Weekend", "Saturday,Funday", "", 0, 200):
+        outcome = car.apply("add_charge_schedule", {"days_of_week": days, "start_time": 22 * 60})
+        assert outcome == CommandOutcome(False, "invalid_days_of_week"), days
+    assert sig(car, "charge_schedule_data.charge_schedules") == []
+    car.plug_in()  # no schedule: charges at once
+    run(car, 30)
+    assert sig(car, "charge_state.charging_state") == "Charging"
 
 
 def test_removing_the_schedule_lets_charging_start() -> None:

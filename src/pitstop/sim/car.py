@@ -120,6 +120,17 @@ class SimulatedCar:
         self.unacked.append(record)
         return record
 
+    def _number_after(self, last_seq: int) -> None:
+        """Renumber the records kept so far to follow the server's `last_seq`.
+
+        On this process's first connection none of them has reached the server, whatever
+        their numbers: a sim started afresh counts from 1 while the server remembers the
+        numbers of the run before, and would drop the new run's first, complete snapshot.
+        """
+        for i, record in enumerate(self.unacked, start=1):
+            record.seq = last_seq + i
+        self.seq = last_seq + len(self.unacked)
+
     def _forget_through(self, seq: int) -> None:
         while self.unacked and self.unacked[0].seq <= seq:
             self.unacked.popleft()
@@ -183,6 +194,8 @@ class SimulatedCar:
         async for raw in ws:
             message = protocol.server_decoder.decode(raw)
             if isinstance(message, protocol.Welcome):
+                if self.connections == 0:
+                    self._number_after(message.last_seq)
                 self._forget_through(message.last_seq)
                 self.seq = max(self.seq, message.last_seq)
                 for record in list(self.unacked):

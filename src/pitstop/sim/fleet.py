@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,9 @@ import httpx
 
 from pitstop.clock import Clock, ScaledClock, SystemClock
 from pitstop.sim.car import SimulatedCar
-from pitstop.sim.model import MODEL_3, MODEL_Y, ROUTES, CarModel
+from pitstop.sim.model import CarModel
+from pitstop.sim.routes import ROUTES
+from pitstop.sim.spec import MODEL_3, MODEL_Y
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ def build_model(
     rng: random.Random,
     sleep_timeout_s: float = 900.0,
 ) -> CarModel:
+    if situation not in SITUATIONS:
+        raise ValueError(f"situation must be one of {SITUATIONS}, not {situation!r}")
     spec = MODEL_Y if credential.car_type == "modely" else MODEL_3
     now = now_clock.now()
     common: dict[str, Any] = {
@@ -69,7 +74,7 @@ def build_model(
             now=now, battery_level=86.0, latitude=start[0], longitude=start[1], **common
         )
         model.start_driving(route)
-    else:
+    else:  # parked
         model = CarModel(now=now, battery_level=rng.uniform(30, 90), **common)
     return model
 
@@ -107,7 +112,7 @@ class Fleet:
                 tick=tick,
                 rng=random.Random(rng.random()),
             )
-            for c, s in zip(credentials, situations, strict=False)
+            for c, s in zip(credentials, situations, strict=True)
         ]
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -156,9 +161,12 @@ class CredentialStore:
 
     def save(self, server_url: str, creds: dict[str, CarCredential]) -> None:
         data = json.loads(self.path.read_text()) if self.path.exists() else {}
-        data[server_url] = {vin: c.__dict__ for vin, c in creds.items()}
+        data[server_url] = {vin: asdict(c) for vin, c in creds.items()}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps(data, indent=2))
+        # Created readable by its owner only: it holds the cars' secrets from the first byte.
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(json.dumps(data, indent=2))
         self.path.chmod(0o600)
 
 

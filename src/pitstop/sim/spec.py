@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 from itertools import pairwise
 
+KM_PER_MILE = 1.609344
 AIR_DENSITY = 1.225  # kg/m³, sea level at 15 °C
 GRAVITY = 9.81  # m/s²
 RATED_SPEED_MS = 50 / 3.6  # the steady speed at which efficiency_wh_per_km holds
@@ -108,6 +109,10 @@ class CarSpec:
             minutes += self.battery_kwh * ds / 100 / kw * 60
             s += ds
         return minutes
+
+    def rated_miles(self, kwh: float) -> float:
+        """Rated miles that `kwh` of battery energy is worth."""
+        return kwh * 1000 / self.efficiency_wh_per_km / KM_PER_MILE
 
     def fixed_signals(self) -> dict[str, object]:
         """Telemetry the simulation never changes: configuration, settings, idle equipment."""
