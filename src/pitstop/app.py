@@ -40,6 +40,8 @@ from pitstop.responses import (
     http_error_handler,
 )
 from pitstop.runtime import Runtime
+from pitstop.service import routes as service_routes
+from pitstop.service.desk import ServiceDesk
 from pitstop.settings import Settings, load_settings
 from pitstop.status import routes as status_routes
 from pitstop.status.incidents import IncidentStore
@@ -99,6 +101,7 @@ def build_runtime(settings: Settings, clock: Clock) -> Runtime:
             interval=settings.health_check_interval,
             open_after=settings.incident_after,
         ),
+        service=ServiceDesk.build(engine, clock),
     )
 
 
@@ -146,6 +149,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             *maintenance_routes.routes,
             *notify_routes.routes,
             *status_routes.routes,
+            *service_routes.routes,
         ],
         middleware=[
             Middleware(

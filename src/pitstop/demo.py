@@ -15,6 +15,7 @@ from pitstop.accounts.users import User, UserExists
 from pitstop.app import create_app
 from pitstop.runtime import Runtime
 from pitstop.server import start
+from pitstop.service.demo import seed as seed_service_centers
 from pitstop.settings import Settings
 from pitstop.sim.fleet import CarCredential, CredentialStore, Fleet
 
@@ -88,6 +89,7 @@ async def run_demo(
     try:
         owner = await _user(rt, OWNER_EMAIL, "owner", "Demo Owner")
         operator = await _user(rt, OPERATOR_EMAIL, "operator", "Demo Operator")
+        await seed_service_centers(rt.service.centers)
         store = CredentialStore(settings.data_dir / "demo-cars.json")
         creds = await _cars(rt, owner, store, "demo")
         owner_grant = await rt.tokens.issue(owner, client_id="pitstop-demo", label="demo owner")

@@ -18,6 +18,7 @@ from pitstop.fleet.registry import Registry
 from pitstop.fleet.state import VehicleStates
 from pitstop.link.hub import LinkHub
 from pitstop.notify.service import Notifications
+from pitstop.service.desk import ServiceDesk
 from pitstop.settings import Settings
 from pitstop.status.incidents import IncidentStore
 from pitstop.status.monitor import HealthMonitor
@@ -40,6 +41,7 @@ class Runtime:
     notify: Notifications
     incidents: IncidentStore
     monitor: HealthMonitor
+    service: ServiceDesk
 
 
 def runtime(conn: HTTPConnection) -> Runtime:

@@ -275,3 +275,66 @@ incidents = sa.Table(
     sa.Column("resolved_at", Timestamp(), nullable=True),
     sa.Column("detail", sa.Text, nullable=False, server_default=""),
 )
+
+# --- service --------------------------------------------------------------------------------
+
+service_centers = sa.Table(
+    "service_centers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("address", sa.String(500), nullable=False, server_default=""),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    # weekday ("mon".."sun") -> ["08:00-12:00", ...] in the center's local time.
+    sa.Column("hours", sa.JSON, nullable=False),
+    sa.Column("slot_minutes", sa.Integer, nullable=False),
+    # Bays: how many cars one slot takes.
+    sa.Column("capacity", sa.Integer, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("created_at", Timestamp(), nullable=False),
+    sa.Column("updated_at", Timestamp(), nullable=False),
+)
+
+service_appointments = sa.Table(
+    "service_appointments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "center_id", sa.ForeignKey("service_centers.id", ondelete="RESTRICT"), nullable=False
+    ),
+    sa.Column(
+        "vehicle_id", sa.ForeignKey("vehicles.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    sa.Column(
+        "owner_id", sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    sa.Column("starts_at", Timestamp(), nullable=False),
+    sa.Column("ends_at", Timestamp(), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # booked | cancelled
+    sa.Column("created_at", Timestamp(), nullable=False),
+    sa.Column("updated_at", Timestamp(), nullable=False),
+    sa.Column("cancelled_at", Timestamp(), nullable=True),
+    sa.Column("cancelled_by", sa.String(320), nullable=True),
+    sa.Index("ix_service_appointments_center_start", "center_id", "starts_at"),
+)
+
+# One row per taken bay of a slot: the primary key makes overbooking impossible, whatever
+# the number of server processes; the unique (vehicle, start) keeps a car in one bay at a time.
+service_bays = sa.Table(
+    "service_bays",
+    metadata,
+    sa.Column(
+        "center_id", sa.ForeignKey("service_centers.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("starts_at", Timestamp(), primary_key=True),
+    sa.Column("bay", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column(
+        "appointment_id",
+        sa.ForeignKey("service_appointments.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("vehicle_id", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("vehicle_id", "starts_at", name="uq_service_bays_vehicle_start"),
+)

@@ -1,0 +1,1 @@
+"""Service centers and appointments: opening hours, free slots, booking within capacity."""
