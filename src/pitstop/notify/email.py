@@ -193,7 +193,10 @@ class EmailChannel:
         return mail
 
     async def send(self, message: Message) -> Outcome:
-        mail = self.build(message)
+        try:
+            mail = self.build(message)
+        except (ValueError, TypeError) as exc:  # e.g. an address or header mail cannot carry
+            return Permanent(f"could not build the mail: {exc}")
         try:
             await self.pool.send(mail)
         except Exception as exc:

@@ -89,7 +89,7 @@ class Renderer:
         data: dict[str, Any],
     ) -> Rendered:
         if template is None:
-            return Rendered(subject, text, html)
+            return Rendered(" ".join(subject.split()), text, html)
         context = {**data, "recipient": recipient, "topic": topic}
         try:
             subject_out = self.env.get_template(f"{template}.subject.txt").render(context)
@@ -100,8 +100,8 @@ class Renderer:
                 html_out = None
             else:
                 html_out = html_tpl.render(context)
-        except jinja2.TemplateError as exc:
-            raise RenderError(f"template {template!r}: {exc}") from exc
+        except (jinja2.TemplateError, ValueError, TypeError, AttributeError) as exc:
+            raise RenderError(f"template {template!r}: {type(exc).__name__}: {exc}") from exc
         return Rendered(" ".join(subject_out.split()), text_out.strip() + "\n", html_out)
 
     def page(self, name: str, **context: Any) -> str:

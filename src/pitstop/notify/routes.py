@@ -48,6 +48,7 @@ def query_int(request: Request, name: str, default: int | None, lo: int, hi: int
 
 async def feed(request: Request) -> Response:
     principal = await authenticate(request, scopes.USER_DATA)
+    runtime(request).notify.links.seen(str(request.base_url))
     limit = query_int(request, "limit", 20, 1, 100) or 20
     before = query_int(request, "before", None, 1, 2**62)
     unread = request.query_params.get("unread", "").lower() in ("1", "true", "yes")
@@ -81,6 +82,7 @@ def _preferences(prefs: UserPreferences) -> dict[str, object]:
 
 async def get_preferences(request: Request) -> Response:
     principal = await authenticate(request, scopes.USER_DATA)
+    runtime(request).notify.links.seen(str(request.base_url))
     return ok(_preferences(await runtime(request).notify.preferences.get(principal.user_id)))
 
 

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 
 PATH = "/notifications/unsubscribe"
+DEFAULT_BASE = "http://127.0.0.1:8000"
 
 
 def _b64(raw: bytes) -> str:
@@ -26,8 +27,15 @@ def _unb64(text: str) -> bytes:
 class UnsubscribeLinks:
     def __init__(self, secret: str, base_url: str = "") -> None:
         self._key = hashlib.sha256(b"pitstop-unsubscribe:" + secret.encode()).digest()
-        #: Where links point; set from the public URL (or, failing that, the server's own).
-        self.base_url = base_url.rstrip("/")
+        #: Where links point: the configured public URL; without one, the address requests
+        #: last came in on (see `seen`), and before any, the default local server.
+        self.configured = bool(base_url)
+        self.base_url = base_url.rstrip("/") or DEFAULT_BASE
+
+    def seen(self, base_url: str) -> None:
+        """A request came in on `base_url`: links use it unless a public URL is configured."""
+        if not self.configured:
+            self.base_url = base_url.rstrip("/")
 
     def _sign(self, payload: str) -> str:
         return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest()[:18])
