@@ -50,6 +50,13 @@ from pitstop.client._retry import (
     log_retry,
     set_testing,
 )
+from pitstop.client._service import (
+    Appointment,
+    Service,
+    ServiceCenter,
+    ServiceSlot,
+    SlotList,
+)
 from pitstop.client._windows import Window, Windows, WindowUpdate
 
 __all__ = [
@@ -60,6 +67,7 @@ __all__ = [
     "ENV_TOKEN",
     "ENV_URL",
     "NO_RETRY",
+    "Appointment",
     "AuthError",
     "CommandResult",
     "Conflict",
@@ -79,6 +87,10 @@ __all__ = [
     "RetryHook",
     "RetryPolicy",
     "ServerUnavailable",
+    "Service",
+    "ServiceCenter",
+    "ServiceSlot",
+    "SlotList",
     "TokenGrant",
     "Unreachable",
     "User",

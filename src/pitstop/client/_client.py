@@ -42,6 +42,7 @@ from pitstop.client._retry import (
     log_retry,
     send_with_retry,
 )
+from pitstop.client._service import Service
 from pitstop.client._windows import Windows
 from pitstop.clock import Clock, SystemClock
 
@@ -135,6 +136,8 @@ class PitstopClient:
         self.notice = Notice()
         #: Maintenance windows, for operators: `await client.windows.schedule(...)`.
         self.windows = Windows(self)
+        #: Service centers and appointments: `await client.service.book(...)`.
+        self.service = Service(self)
         try:
             self._http = httpx.AsyncClient(
                 base_url=self.base_url,
