@@ -148,3 +148,23 @@ async def test_charging_commands_work_with_only_the_charging_scope(world: World)
         unlock = await http.post(f"/api/1/vehicles/{car.vin}/command/door_unlock")
     assert limit.status_code == 200
     assert unlock.status_code == 403 and unlock.json()["missing_scopes"] == ["vehicle_cmds"]
+
+
+async def test_turning_scheduled_departure_off_keeps_its_time(world: World) -> None:
+    ada = await world.account("ada@example.com")
+    car = await world.car(ada)
+    async with world.client(ada.token) as http:
+        on = {"enable": True, "departure_time": 7 * 60 + 30, "end_off_peak_time": 6 * 60}
+        r = await http.post(f"/api/1/vehicles/{car.vin}/command/set_scheduled_departure", json=on)
+        assert r.json()["response"]["result"] is True, r.text
+        r = await http.post(
+            f"/api/1/vehicles/{car.vin}/command/set_scheduled_departure", json={"enable": False}
+        )
+        assert r.json()["response"]["result"] is True, r.text
+        missing = await http.post(
+            f"/api/1/vehicles/{car.vin}/command/set_scheduled_departure", json={"enable": True}
+        )
+        assert missing.status_code == 422 and "departure_time" in missing.json()["messages"]
+    charge = (await _data(world, ada, car.vin, "charge_state"))["charge_state"]
+    assert charge["scheduled_departure_time_minutes"] == 7 * 60 + 30
+    assert charge["scheduled_charging_mode"] == "Off"

@@ -40,12 +40,13 @@ class SetScheduledCharging(msgspec.Struct):
 
 class SetScheduledDeparture(msgspec.Struct):
     enable: bool
-    departure_time: int = 0
+    # Left out, the car keeps the times it has: turning departure off must not wipe them.
+    departure_time: int | None = None
     preconditioning_enabled: bool = False
     preconditioning_weekdays_only: bool = False
     off_peak_charging_enabled: bool = False
     off_peak_charging_weekdays_only: bool = False
-    end_off_peak_time: int = 0
+    end_off_peak_time: int | None = None
 
 
 class AddChargeSchedule(msgspec.Struct):
