@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from pitstop.cli import maintenance, owner, server
+from pitstop.cli import maintenance, owner, server, service
 
 app = typer.Typer(
     name="pitstop",
@@ -16,6 +16,7 @@ app = typer.Typer(
 server.register(app)
 owner.register(app)
 maintenance.register(app)
+service.register(app)
 
 
 def main() -> None:

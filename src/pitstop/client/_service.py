@@ -79,6 +79,10 @@ class SlotList:
     slots: tuple[ServiceSlot, ...]
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
+    @property
+    def tz(self) -> ZoneInfo | None:
+        return _zone(self.timezone)
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SlotList:
         return cls(
