@@ -97,3 +97,24 @@ async def test_the_smtp_server_being_down_is_retried(
     await notify(world, "smtp-down", [ada.user.id], channels=["email"])
     (delivery,) = await settled(world, "smtp-down", "pending", attempts=1)
     assert delivery.attempts == 1 and "unreachable" in (delivery.last_error or "")
+
+
+async def test_non_ascii_subjects_and_names_arrive_intact(world: World, smtp: SmtpSink) -> None:
+    user = await world.rt.users.create(
+        "zoe@example.com", "correct horse battery", full_name="Zoë Ørsted"
+    )
+    await notify(
+        world,
+        "umlauts",
+        [user.id],
+        subject="Wartung – Laden, Samstag 02:00",
+        text="Die Ladefunktion pausiert. Grüße!",
+        channels=["email"],
+    )
+    await world.eventually(lambda: len(smtp.messages) == 1)
+    mail = smtp.messages[0]
+    assert mail["Subject"] == "Wartung – Laden, Samstag 02:00"
+    assert mail["To"] == "Zoë Ørsted <zoe@example.com>"
+    text = mail.get_body(preferencelist=("plain",))
+    assert text is not None and "Grüße!" in text.get_content()
+    assert "\n" not in mail["List-Unsubscribe"] and mail["List-Unsubscribe"].startswith("<https")
