@@ -147,13 +147,13 @@ class Appointments:
     async def free_slots(
         self, center: Center, first: date, days: int, *, vehicle_id: int | None = None
     ) -> list[Slot]:
-        """Slots of `days` local days from `first` that can still be booked: ahead, with a free
-        bay, and (given `vehicle_id`) not already holding that car."""
+        """Slots of `days` local days from `first` that can still be booked: ahead (within the
+        horizon), with a free bay, and (given `vehicle_id`) not already holding that car."""
         now = self.clock.now()
         starts = [
             s
             for s in slots_between(first, days, center.hours, center.slot_minutes, center.tz)
-            if s > now
+            if now < s <= now + HORIZON
         ]
         if not starts:
             return []

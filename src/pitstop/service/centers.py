@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -179,7 +178,3 @@ class Centers:
             if center.name == request.name:
                 return center
         return await self.create(request)
-
-
-def utc(when: datetime) -> datetime:
-    return when.astimezone(UTC)
