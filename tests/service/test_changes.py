@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from pitstop.clock import ManualClock
 from tests.service.support import book, make_center, stored, utc
 from tests.world import Account, World
@@ -236,3 +238,30 @@ async def test_operators_manage_centers_and_bad_values_name_each_field(
         r = await http.patch(f"/api/1/service/centers/{center['id']}", json={"capacity": 3})
         assert r.json()["response"]["capacity"] == 3
         assert (await http.patch("/api/1/service/centers/77", json={})).status_code == 404
+
+
+async def test_concurrent_reschedules_into_the_last_bay_move_exactly_one(
+    world: World, ops: Account, owner: Account
+) -> None:
+    center = await make_center(world, ops)
+    await _fill(world, center["id"], THU_14, 1)  # one of two bays left
+    cars = [await world.car(owner, connect=False) for _ in range(4)]
+    async with world.client(owner.token) as http:
+        made = [
+            (await book(http, c.vin, center["id"], when)).json()["response"]
+            for c, when in zip(cars, (THU_10, THU_10, THU_11, THU_11), strict=True)
+        ]
+        answers = await asyncio.gather(
+            *(
+                http.post(
+                    f"/api/1/service/appointments/{m['id']}/reschedule",
+                    json={"starts_at": THU_14},
+                )
+                for m in made
+            )
+        )
+        assert sorted(r.status_code for r in answers) == [200, 409, 409, 409]
+        mine = (await http.get("/api/1/service/appointments")).json()["response"]
+        at = [a["local_start"] for a in mine]
+        assert at.count(THU_14) == 1 and at.count(THU_10) + at.count(THU_11) == 3
+    assert await stored(world) == (5, 5)
