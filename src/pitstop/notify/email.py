@@ -16,12 +16,7 @@ import contextlib
 import hashlib
 import logging
 from dataclasses import dataclass
-from email import charset
-from email.header import Header
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
-from email.policy import compat32
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import format_datetime, parseaddr
 
 import aiosmtplib
 import sqlalchemy as sa
@@ -29,6 +24,7 @@ from markupsafe import Markup, escape
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pitstop.db.tables import users
+from pitstop.notify import mime
 from pitstop.notify.outcomes import Delivered, Message, Outcome, Permanent, RetryLater
 from pitstop.notify.render import Renderer
 from pitstop.notify.topics import EMAIL, TOPICS
@@ -37,10 +33,6 @@ from pitstop.notify.unsubscribe import UnsubscribeLinks
 log = logging.getLogger(__name__)
 
 TLS_MODES = ("none", "starttls", "tls")
-_UTF8_QP = charset.Charset("utf-8")
-_UTF8_QP.header_encoding = charset.QP
-#: Long headers (List-Unsubscribe with its URL) stay on one line, within SMTP's 998.
-_NO_FOLDING = compat32.clone(max_line_length=998)
 
 
 @dataclass(frozen=True)
@@ -159,7 +151,8 @@ class EmailChannel:
         self.links = links
         self.renderer = renderer
         self.pool = pool or SmtpPool(config)
-        self.domain = parseaddr(config.sender)[1].rpartition("@")[2] or "localhost"
+        self.envelope_sender = parseaddr(config.sender)[1]
+        self.domain = self.envelope_sender.rpartition("@")[2] or "localhost"
 
     async def recipients(self, conn: AsyncConnection, user_ids: list[int]) -> list[tuple[int, str]]:
         if not user_ids:
@@ -169,10 +162,9 @@ class EmailChannel:
         ).all()
         return [(r.id, r.email) for r in rows]
 
-    def build(self, message: Message) -> MIMEMultipart:
-        """The mail (the stdlib's compat32 MIME classes: three times faster to build than
-        `EmailMessage`, which matters at 100,000 mails)."""
-        address = message.recipient.address
+    def build(self, message: Message) -> tuple[str, bytes]:
+        """(Message-ID, the mail as it goes on the wire)."""
+        to = message.recipient.address
         unsubscribe = (
             self.links.url(message.recipient.user_id, message.topic)
             if message.recipient.user_id is not None
@@ -184,37 +176,34 @@ class EmailChannel:
             "unsubscribe_url": unsubscribe,
         }
         body = Markup(message.html) if message.html else _text_to_html(message.text)
-        mail = MIMEMultipart("alternative")
-        mail["Subject"] = Header(message.subject, _UTF8_QP).encode()
-        mail["From"] = self.config.sender
-        mail["To"] = formataddr((message.recipient.name, address), charset="utf-8")
-        mail["Date"] = format_datetime(message.created_at)
-        mail["Message-ID"] = message_id(message.key, address, self.domain)
-        mail["X-Pitstop-Key"] = message.key
-        mail["X-Pitstop-Topic"] = message.topic
-        mail["Auto-Submitted"] = "auto-generated"
+        msg_id = message_id(message.key, to, self.domain)
+        headers = [
+            ("Subject", mime.encoded(message.subject)),
+            ("From", self.config.sender),
+            ("To", mime.address(message.recipient.name, to)),
+            ("Date", format_datetime(message.created_at)),
+            ("Message-ID", msg_id),
+            ("X-Pitstop-Key", message.key),
+            ("X-Pitstop-Topic", message.topic),
+            ("Auto-Submitted", "auto-generated"),
+        ]
         if unsubscribe:
-            mail["List-Unsubscribe"] = f"<{unsubscribe}>"
-            mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+            headers.append(("List-Unsubscribe", f"<{unsubscribe}>"))
+            headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
         text = self.renderer.page("email/layout.txt", text=message.text, **context)
         html = self.renderer.page("email/layout.html", body=body, **context)
-        mail.attach(MIMEText(text, "plain", "utf-8"))
-        mail.attach(MIMEText(html, "html", "utf-8"))
-        return mail
+        return msg_id, mime.compose(headers, text, html)
 
     async def send(self, message: Message) -> Outcome:
         try:
-            mail = self.build(message)
-        except (ValueError, TypeError) as exc:  # e.g. an address or header mail cannot carry
+            msg_id, mail = self.build(message)
+        except (ValueError, TypeError) as exc:  # e.g. an address mail cannot carry
             return Permanent(f"could not build the mail: {exc}")
-        sender = parseaddr(self.config.sender)[1]
         try:
-            await self.pool.send(
-                sender, message.recipient.address, mail.as_bytes(policy=_NO_FOLDING)
-            )
+            await self.pool.send(self.envelope_sender, message.recipient.address, mail)
         except Exception as exc:
             return classify(exc)
-        return Delivered(mail["Message-ID"])
+        return Delivered(msg_id)
 
     async def close(self) -> None:
         await self.pool.close()
