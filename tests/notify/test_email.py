@@ -118,3 +118,17 @@ async def test_non_ascii_subjects_and_names_arrive_intact(world: World, smtp: Sm
     text = mail.get_body(preferencelist=("plain",))
     assert text is not None and "Grüße!" in text.get_content()
     assert "\n" not in mail["List-Unsubscribe"] and mail["List-Unsubscribe"].startswith("<https")
+
+
+async def test_a_name_cannot_add_headers_to_a_mail(world: World, smtp: SmtpSink) -> None:
+    user = await world.rt.users.create(
+        "eve@example.com", "correct horse battery", full_name="Eve\r\nBcc: victim@example.com"
+    )
+    await notify(
+        world, "injection", [user.id], subject="Hi\r\nBcc: x@example.com", channels=["email"]
+    )
+    await world.eventually(lambda: len(smtp.messages) == 1)
+    mail = smtp.messages[0]
+    assert mail["Bcc"] is None
+    assert [e.rcpt_tos for e in smtp.envelopes] == [["eve@example.com"]]
+    assert mail["Subject"] == "Hi Bcc: x@example.com"
