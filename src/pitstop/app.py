@@ -46,6 +46,7 @@ from pitstop.settings import Settings, load_settings
 from pitstop.status import routes as status_routes
 from pitstop.status.incidents import IncidentStore
 from pitstop.status.monitor import HealthMonitor, database_probe
+from pitstop.web import app as web_app
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +151,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             *notify_routes.routes,
             *status_routes.routes,
             *service_routes.routes,
+            *web_app.routes,
         ],
         middleware=[
             Middleware(
