@@ -292,3 +292,65 @@ async def test_a_scoped_window_keeps_the_rest_usable(
         await expect(car.get_by_role("status")).to_have_text("Unlocked.")
         await expect(car.locator(".age")).to_contain_text("Updated")
         await page.screenshot(path=tmp_path / "scoped.png", full_page=True)
+
+
+async def test_the_inbox_updates_live_and_preferences_are_saved(
+    world: World, owner: Owner, tmp_path: Path
+) -> None:
+    page = owner.page
+    await page.get_by_role("link", name=re.compile("^Inbox")).click()
+    await expect(page.locator("#live-state")).to_contain_text("Live", timeout=10_000)
+    await world.rt.notify.notifier.notify(
+        key="charged-1",
+        topic="alert.charging_complete",
+        user_ids=[owner.account.user.id],
+        subject="Blue Model 3 has finished charging",
+        text="It is at 80 %, its charge limit.",
+        channels=["feed"],
+    )
+    item = page.locator("#feed li", has_text="Blue Model 3 has finished charging")
+    await expect(item).to_be_visible(timeout=10_000)  # over SSE, without a reload
+    await expect(page.locator("#unread")).to_be_visible()
+    await page.screenshot(path=tmp_path / "inbox.png", full_page=True)
+    await item.get_by_role("button", name=re.compile("^Mark read")).click()
+    await expect(item.get_by_role("button")).to_have_count(0)
+
+    await page.get_by_role("link", name="Settings").click()
+    email = page.get_by_role("checkbox", name="Email: charging has finished")
+    await expect(email).to_be_checked()
+    await email.uncheck()
+    await page.get_by_label("Time zone for mails").fill("Europe/Berlin")
+    await page.get_by_role("button", name="Save notification settings").click()
+    await expect(page.locator("#prefs-result")).to_have_text("Saved.")
+    prefs = await world.rt.notify.preferences.get(owner.account.user.id)
+    assert prefs.channels["alert.charging_complete"] == ["feed"]
+    assert prefs.timezone == "Europe/Berlin"
+    await page.screenshot(path=tmp_path / "settings.png", full_page=True)
+
+
+async def test_a_read_only_window_keeps_reading_and_pauses_changes(
+    world: World, owner: Owner, tmp_path: Path
+) -> None:
+    page, car = owner.page, card(owner.page)
+    async with await operator(world) as ops:
+        window = await schedule_window(
+            ops,
+            title="Storage move",
+            reason="performance",
+            mode="read_only",
+            starts_at=datetime.now(UTC).isoformat(),
+            duration_minutes=15,
+        )
+        await ops.post(f"/api/1/maintenance/{window}/start")
+        notice = page.get_by_role("region", name="Server maintenance")
+        await expect(notice).to_contain_text("Read-only: you can still see")
+        lock = car.get_by_role("button", name="Lock", exact=True)
+        await expect(lock).to_be_disabled()
+        await expect(car.locator(".paused-note").first).to_contain_text(
+            "changes wait, reading works"
+        )
+        await expect(car.locator(".soc")).to_have_text(re.compile(r"^\d+ %$"))
+        await expect(car.locator(".age")).not_to_contain_text("Last known state")
+        await page.screenshot(path=tmp_path / "read-only.png", full_page=True)
+        await ops.post(f"/api/1/maintenance/{window}/finish")
+        await expect(lock).to_be_enabled(timeout=10_000)

@@ -201,7 +201,9 @@ class Card {
     const d = this.data;
     const state = this.vehicle.state || "unknown";
     const pill = this.$(".state");
-    pill.textContent = { online: "Online", asleep: "Asleep", offline: "Offline" }[state] || state;
+    const word = { online: "Online", asleep: "Asleep", offline: "Offline" }[state] || state;
+    const lastKnown = this.problem === "maintenance" || this.problem === "offline_app" || this.problem === "error";
+    pill.textContent = lastKnown ? `${word} (last known)` : word;
     pill.dataset.state = state;
     this.$(".wake-group button").classList.toggle("primary", state === "asleep");
     this.renderAge();
