@@ -3,9 +3,11 @@ process figures from /proc, and bench/RESULTS.md sections."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import platform
+import random
 import re
 import resource
 import secrets
@@ -27,6 +29,8 @@ from pitstop.app import build_runtime
 from pitstop.clock import SystemClock
 from pitstop.db import migrate
 from pitstop.settings import Settings
+from pitstop.sim.car import SimulatedCar
+from pitstop.sim.fleet import CarCredential, build_model
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "RESULTS.md"
@@ -47,12 +51,15 @@ class Setup:
     operator_token: str
     #: VIN -> link secret, for the cars registered here.
     cars: dict[str, str]
+    #: Empty: SQLite in data_dir.
+    database_url: str = ""
 
 
-async def prepare(data_dir: Path, *, vins: Sequence[str] = ()) -> Setup:
-    """Migrate a fresh SQLite database in `data_dir` (which must exist); create an owner (with `vins`) and an operator."""
+async def prepare(data_dir: Path, *, vins: Sequence[str] = (), database_url: str = "") -> Setup:
+    """Migrate a fresh database (SQLite in `data_dir`, which must exist, unless `database_url`
+    names another); create an owner (with `vins`) and an operator."""
     secret_key = secrets.token_urlsafe(48)
-    settings = Settings(data_dir=data_dir, secret_key=secret_key)
+    settings = Settings(data_dir=data_dir, secret_key=secret_key, database_url=database_url)
     rt = build_runtime(settings, SystemClock())
     try:
         await migrate(rt.engine)
@@ -70,7 +77,14 @@ async def prepare(data_dir: Path, *, vins: Sequence[str] = ()) -> Setup:
         operator_grant = await rt.tokens.issue(operator, client_id="bench", label="bench operator")
     finally:
         await rt.engine.dispose()
-    return Setup(data_dir, secret_key, owner_grant.access_token, operator_grant.access_token, cars)
+    return Setup(
+        data_dir,
+        secret_key,
+        owner_grant.access_token,
+        operator_grant.access_token,
+        cars,
+        database_url,
+    )
 
 
 def server_env(setup: Setup) -> dict[str, str]:
@@ -78,6 +92,8 @@ def server_env(setup: Setup) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PITSTOP_")}
     env["PITSTOP_DATA_DIR"] = str(setup.data_dir)
     env["PITSTOP_SECRET_KEY"] = setup.secret_key
+    if setup.database_url:
+        env["PITSTOP_DATABASE_URL"] = setup.database_url
     return env
 
 
@@ -272,6 +288,104 @@ def _short(frame: str) -> str:
     frame = re.sub(r"\(/.*?/site-packages/", "(", frame)
     frame = re.sub(r"\(/.*?/src/", "(", frame)
     return re.sub(r"\(/.*?/lib/python3\.\d+/", "(stdlib/", frame)
+
+
+# --- load (wrk) and a car on the link ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    target: str
+    requests_per_s: float
+    latency_avg_ms: float
+    requests: int
+    non_2xx: int
+    socket_errors: int
+    server_cpu: float  # % of one core during the run
+
+    @property
+    def server_us(self) -> float:
+        """Server CPU microseconds per request."""
+        return self.server_cpu / 100 / self.requests_per_s * 1e6
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def parse_wrk(target: str, output: str, server_cpu: float) -> WrkResult:
+    def find(pattern: str) -> re.Match[str] | None:
+        return re.search(pattern, output, re.MULTILINE)
+
+    rps = find(r"^Requests/sec:\s+([\d.]+)")
+    total = find(r"^\s+(\d+) requests in")
+    latency = find(r"^\s+Latency\s+([\d.]+)(us|ms|s)\b")
+    non_2xx = find(r"Non-2xx or 3xx responses: (\d+)")
+    errors = find(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+    if rps is None or total is None or latency is None:
+        raise RuntimeError(f"cannot read wrk's output:\n{output}")
+    return WrkResult(
+        target=target,
+        requests_per_s=float(rps.group(1)),
+        latency_avg_ms=float(latency.group(1)) * _UNITS[latency.group(2)],
+        requests=int(total.group(1)),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=sum(int(g) for g in errors.groups()) if errors else 0,
+        server_cpu=server_cpu,
+    )
+
+
+async def wrk(
+    server: Server,
+    target: str,
+    url: str,
+    token: str,
+    *,
+    duration: int,
+    connections: int,
+    headers: Sequence[str] = (),
+) -> WrkResult:
+    """One closed-loop wrk run (one thread) against `url`, with the server's CPU over the run."""
+    command = [
+        "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "5s",
+        "-H", f"Authorization: Bearer {token}",
+    ]  # fmt: skip
+    for header in headers:
+        command += ["-H", header]
+    command.append(url)
+    before = sample(server.pid)
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    try:
+        async with asyncio.timeout(duration + 30):
+            out, _ = await process.communicate()
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise
+    after = sample(server.pid)
+    if process.returncode != 0:
+        raise RuntimeError(f"wrk failed ({process.returncode}):\n{out.decode()}")
+    return parse_wrk(target, out.decode(), cpu_percent(before, after))
+
+
+async def start_car(
+    server: Server, vin: str, secret: str
+) -> tuple[SimulatedCar, asyncio.Task[None]]:
+    """A parked car on the link (its state barely changes, so the cached body is realistic)."""
+    clock = SystemClock()
+    model = build_model(
+        CarCredential(vin=vin, secret=secret), "parked", now_clock=clock, rng=random.Random(1)
+    )
+    car = SimulatedCar(
+        server_url=server.url, vin=vin, secret=secret, model=model, clock=clock, tick=1.0
+    )
+    task = asyncio.create_task(car.run(), name="bench-car")
+    async with asyncio.timeout(20):
+        await car.connected.wait()
+        while car.unacked:  # noqa: ASYNC110 (until the server has stored what the car said)
+            await asyncio.sleep(0.05)
+    return car, task
 
 
 # --- bench/RESULTS.md -------------------------------------------------------------------------

@@ -26,14 +26,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import random
-import re
 import shlex
 import shutil
 import statistics
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -41,12 +38,12 @@ import httpx
 from bench._common import (
     REPO,
     Server,
-    cpu_percent,
+    WrkResult,
     find_py_spy,
     machine,
     prepare,
-    sample,
     server_env,
+    start_car,
     start_py_spy,
     stop_process,
     summarize_profile,
@@ -54,99 +51,15 @@ from bench._common import (
     today,
     update_results,
     uvicorn_server,
+    wrk,
 )
-from pitstop.clock import SystemClock
 from pitstop.fleet.routes import SECTIONS
-from pitstop.sim.car import SimulatedCar
-from pitstop.sim.fleet import CarCredential, build_model
 
 VIN = "5YJ3BENCH00000001"
 #: The same body as a plain read, built by the route: every section, in the route's order.
 ALL_SECTIONS = ";".join(SECTIONS)
 GOAL = 0.65
 OUT = REPO / "bench" / "out"
-
-
-@dataclass(frozen=True)
-class WrkResult:
-    target: str
-    requests_per_s: float
-    latency_avg_ms: float
-    requests: int
-    non_2xx: int
-    socket_errors: int
-    server_cpu: float  # % of one core during the run
-
-    @property
-    def server_us(self) -> float:
-        """Server CPU microseconds per request."""
-        return self.server_cpu / 100 / self.requests_per_s * 1e6
-
-
-_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
-
-
-def parse_wrk(target: str, output: str, server_cpu: float) -> WrkResult:
-    def find(pattern: str) -> re.Match[str] | None:
-        return re.search(pattern, output, re.MULTILINE)
-
-    rps = find(r"^Requests/sec:\s+([\d.]+)")
-    total = find(r"^\s+(\d+) requests in")
-    latency = find(r"^\s+Latency\s+([\d.]+)(us|ms|s)\b")
-    non_2xx = find(r"Non-2xx or 3xx responses: (\d+)")
-    errors = find(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
-    if rps is None or total is None or latency is None:
-        raise RuntimeError(f"cannot read wrk's output:\n{output}")
-    return WrkResult(
-        target=target,
-        requests_per_s=float(rps.group(1)),
-        latency_avg_ms=float(latency.group(1)) * _UNITS[latency.group(2)],
-        requests=int(total.group(1)),
-        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
-        socket_errors=sum(int(g) for g in errors.groups()) if errors else 0,
-        server_cpu=server_cpu,
-    )
-
-
-async def wrk(
-    server: Server, target: str, url: str, token: str, *, duration: int, connections: int
-) -> WrkResult:
-    command = [
-        "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "5s",
-        "-H", f"Authorization: Bearer {token}", url,
-    ]  # fmt: skip
-    before = sample(server.pid)
-    process = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    try:
-        async with asyncio.timeout(duration + 30):
-            out, _ = await process.communicate()
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise
-    after = sample(server.pid)
-    if process.returncode != 0:
-        raise RuntimeError(f"wrk failed ({process.returncode}):\n{out.decode()}")
-    return parse_wrk(target, out.decode(), cpu_percent(before, after))
-
-
-async def start_car(server: Server, secret: str) -> tuple[SimulatedCar, asyncio.Task[None]]:
-    """A parked car on the link (its state barely changes, so the cached body is realistic)."""
-    clock = SystemClock()
-    model = build_model(
-        CarCredential(vin=VIN, secret=secret), "parked", now_clock=clock, rng=random.Random(1)
-    )
-    car = SimulatedCar(
-        server_url=server.url, vin=VIN, secret=secret, model=model, clock=clock, tick=1.0
-    )
-    task = asyncio.create_task(car.run(), name="bench-car")
-    async with asyncio.timeout(20):
-        await car.connected.wait()
-        while car.unacked:  # noqa: ASYNC110 (until the server has stored what the car said)
-            await asyncio.sleep(0.05)
-    return car, task
 
 
 async def share_body(server: Server, token: str) -> bytes:
@@ -207,7 +120,7 @@ async def run(args: argparse.Namespace) -> int:
 
 
 async def measure(args: argparse.Namespace, server: Server, token: str, car_secret: str) -> int:
-    car, car_task = await start_car(server, car_secret)
+    car, car_task = await start_car(server, VIN, car_secret)
     try:
         body = await share_body(server, token)
         urls = {

@@ -59,7 +59,7 @@ def build_runtime(settings: Settings, clock: Clock) -> Runtime:
     maintenance = MaintenanceState(
         windows,
         clock,
-        feed=make_feed(database_url, settings.redis_url),
+        feed=make_feed(database_url, settings.redis_url, settings.maintenance_feed),
         poll_interval=settings.maintenance_poll_interval,
     )
     windows.on_change = maintenance.publish

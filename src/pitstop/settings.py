@@ -47,6 +47,10 @@ class Settings(msgspec.Struct, kw_only=True):
     redis_url: str = ""
     #: How often each process re-reads maintenance state, in seconds.
     maintenance_poll_interval: float = 1.0
+    #: What tells the other processes at once that maintenance state changed (polling always
+    #: runs as well): "auto" (Redis when redis_url is set, else LISTEN/NOTIFY when the database
+    #: is PostgreSQL, else nothing), "poll" (nothing: polling only), "postgres" or "redis".
+    maintenance_feed: str = "auto"
     #: Retry-After bounds and per-client spread for 503 answers, in seconds.
     retry_after_floor: int = 5
     retry_after_cap: int = 3600

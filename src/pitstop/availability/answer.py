@@ -39,10 +39,18 @@ class RetryPolicy:
     overrun: int = 30
 
     def seconds(self, wait: float, client: str) -> int:
+        return self.seconds_for(wait, client_seed(client))
+
+    def seconds_for(self, wait: float, seed: int) -> int:
+        """`seconds` for the client whose `client_seed` is `seed`."""
         spread_max = max(1, min(self.jitter, int(wait / 5)))
-        digest = hashlib.blake2b(client.encode(), digest_size=4).digest()
-        spread = int.from_bytes(digest, "big") % (spread_max + 1)
+        spread = seed % (spread_max + 1)
         return max(self.floor, min(self.cap, math.ceil(wait) + spread))
+
+
+def client_seed(client: str) -> int:
+    """A stable number per client, from which its share of the Retry-After spread is taken."""
+    return int.from_bytes(hashlib.blake2b(client.encode(), digest_size=4).digest(), "big")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,9 +114,13 @@ def wants(scope: Scope) -> bytes:
         if name == b"accept":
             accept = value
             break
+    return wants_for(accept, scope.get("path", ""))
+
+
+def wants_for(accept: bytes, path: str) -> bytes:
+    """`wants`, from the request's (first) Accept header and its path."""
     if b"application/problem+json" in accept:
         return PROBLEM
-    path: str = scope.get("path", "")
     if b"text/html" in accept and not path.startswith("/api/"):
         return HTML
     return JSON

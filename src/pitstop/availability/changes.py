@@ -136,9 +136,27 @@ class RedisFeed:
             await self._redis.aclose()
 
 
-def make_feed(database_url: str, redis_url: str = "") -> ChangeFeed:
-    if redis_url:
+FEEDS = ("auto", "poll", "postgres", "redis")
+
+
+def make_feed(database_url: str, redis_url: str = "", kind: str = "auto") -> ChangeFeed:
+    """The feed `kind` names (see `Settings.maintenance_feed`); ValueError if it cannot be had."""
+    if kind not in FEEDS:
+        raise ValueError(f"maintenance_feed must be one of {', '.join(FEEDS)}, not {kind!r}")
+    if kind == "auto":
+        kind = (
+            "redis"
+            if redis_url
+            else "postgres"
+            if database_url.startswith("postgresql")
+            else "poll"
+        )
+    if kind == "redis":
+        if not redis_url:
+            raise ValueError("maintenance_feed redis needs a redis_url (PITSTOP_REDIS_URL)")
         return RedisFeed(redis_url)
-    if database_url.startswith("postgresql"):
+    if kind == "postgres":
+        if not database_url.startswith("postgresql"):
+            raise ValueError("maintenance_feed postgres needs a PostgreSQL database_url")
         return PostgresFeed(database_url)
     return NoFeed()

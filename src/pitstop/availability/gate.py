@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable
-from datetime import datetime
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -76,8 +75,8 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-def _cookie(scope: Scope, name: str) -> str | None:
-    raw = _header(scope, b"cookie")
+def _cookie(raw: bytes | None, name: str) -> str | None:
+    """The value of cookie `name` in a Cookie header."""
     if raw is None:
         return None
     for part in raw.decode("latin-1").split(";"):
@@ -87,14 +86,39 @@ def _cookie(scope: Scope, name: str) -> str | None:
     return None
 
 
-def _client_key(scope: Scope) -> str:
-    auth = _header(scope, b"authorization")
-    if auth:
-        return auth.decode("latin-1")
-    client = scope.get("client")
-    return (
-        f"{client[0] if client else ''}|{(_header(scope, b'user-agent') or b'').decode('latin-1')}"
-    )
+class _Asked:
+    """The request headers the closed path reads (the first of each), found in one pass."""
+
+    __slots__ = ("accept", "authorization", "cookie", "host", "user_agent")
+
+    def __init__(self, scope: Scope) -> None:
+        self.accept: bytes | None = None
+        self.authorization: bytes | None = None
+        self.cookie: bytes | None = None
+        self.host: bytes | None = None
+        self.user_agent: bytes | None = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                if self.authorization is None:
+                    self.authorization = bytes(value)
+            elif name == b"cookie":
+                if self.cookie is None:
+                    self.cookie = bytes(value)
+            elif name == b"accept":
+                if self.accept is None:
+                    self.accept = bytes(value)
+            elif name == b"host":
+                if self.host is None:
+                    self.host = bytes(value)
+            elif name == b"user-agent" and self.user_agent is None:
+                self.user_agent = bytes(value)
+
+    def client_key(self, scope: Scope) -> str:
+        """Who is asking, for the Retry-After spread: the token, else address and user agent."""
+        if self.authorization:
+            return self.authorization.decode("latin-1")
+        client = scope.get("client")
+        return f"{client[0] if client else ''}|{(self.user_agent or b'').decode('latin-1')}"
 
 
 class Gate:
@@ -118,10 +142,19 @@ class Gate:
         self.retry = retry or answer.RetryPolicy()
         self.public_url = public_url.rstrip("/")
         self.classify = classify
-        self._bodies: dict[tuple[int, int, bool, bytes, str], tuple[answer.Unavailable, bytes]] = {}
+        self._bodies: dict[
+            tuple[int, int, bool, bytes, tuple[bytes | None, object] | None],
+            tuple[answer.Unavailable, bytes],
+        ] = {}
+        #: hash of a client key -> its answer.client_seed (no raw tokens kept; a collision,
+        #: one in 2**64, would only move a client within the Retry-After spread)
+        self._seeds: dict[int, int] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
+        snapshot = self.state.snapshot
+        if scope["type"] not in ("http", "websocket") or not (snapshot.closed or snapshot.upcoming):
+            # Nothing to gate and nothing to announce (no window in force or scheduled): the
+            # usual case, passed on with no further look at the request.
             await self.app(scope, receive, send)
             return
         component = self.classify(scope["path"])
@@ -148,61 +181,76 @@ class Gate:
             else:
                 await self.app(scope, receive, _with_header(send, _notice_header(notice)))
             return
-        if await self._may_bypass(scope):
+        asked = _Asked(scope)
+        if await self._may_bypass(asked):
             await self.app(scope, receive, _with_header(send, BYPASS_HEADER))
             return
-        await self._unavailable(scope, receive, send, window)
+        await self._unavailable(scope, receive, send, window, asked)
 
-    async def _may_bypass(self, scope: Scope) -> bool:
-        cookie = _cookie(scope, BYPASS_COOKIE)
+    async def _may_bypass(self, asked: _Asked) -> bool:
+        cookie = _cookie(asked.cookie, BYPASS_COOKIE)
         if cookie is not None and self.bypass.valid(cookie, self.clock.timestamp()):
             return True
-        auth = _header(scope, b"authorization")
+        auth = asked.authorization
         if auth is None or not auth.lower().startswith(b"bearer "):
             return False
-        try:
-            principal = await self.tokens.authenticate(auth[7:].decode("latin-1").strip())
-        except Exception:
-            return False
+        token = auth[7:].decode("latin-1").strip()
+        principal = self.tokens.cached(token)  # no I/O for a token checked lately
+        if principal is None:
+            try:
+                principal = await self.tokens.authenticate(token)
+            except Exception:
+                return False
         return principal.is_operator
 
     def status_url(self, scope: Scope) -> str:
+        return self._status_url(_header(scope, b"host"), scope.get("scheme"))
+
+    def _status_url(self, host: bytes | None, scheme: object) -> str:
         if self.public_url:
             return f"{self.public_url}/status"
-        host = (_header(scope, b"host") or b"localhost").decode("latin-1")
-        scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
-        return f"{scheme}://{host}/status"
+        shown = (host or b"localhost").decode("latin-1")
+        return f"{'https' if scheme in ('https', 'wss') else 'http'}://{shown}/status"
 
     async def _unavailable(
-        self, scope: Scope, receive: Receive, send: Send, window: MaintenanceWindow
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        window: MaintenanceWindow,
+        asked: _Asked,
     ) -> None:
-        now = self.clock.now()
-        kind = answer.wants(scope)
-        status_url = self.status_url(scope)
-        key = (window.id, window.version, now >= window.expected_end, kind, status_url)
+        now_ts = self.clock.timestamp()
+        end_ts = window.expected_end.timestamp()
+        overrun = now_ts >= end_ts
+        kind = answer.wants_for(asked.accept or b"", scope.get("path", ""))
+        scheme = scope.get("scheme")
+        # What the status URL is made of, rather than the URL: built only when a body is.
+        where = None if self.public_url else (asked.host, scheme)
+        key = (window.id, window.version, overrun, kind, where)
         cached = self._bodies.get(key)
         if cached is None:
-            cause = answer.for_window(window, now, status_url, self.retry)
+            status_url = self._status_url(asked.host, scheme)
+            cause = answer.for_window(window, self.clock.now(), status_url, self.retry)
             if len(self._bodies) > 1000:
                 self._bodies.clear()
             cached = self._bodies[key] = (cause, answer.body(kind, cause, scope["path"]))
         cause, payload = cached
-        wait = (
-            cause.wait
-            if cause.maintenance and cause.maintenance["overrunning"]
-            else _seconds_left(window, now)
-        )
-        retry_after = self.retry.seconds(wait, _client_key(scope))
+        # An overrunning window's body says to check back soon (cause.wait); else until its end.
+        wait = cause.wait if overrun else end_ts - now_ts
+        client = asked.client_key(scope)
+        seed = self._seeds.get(hash(client))
+        if seed is None:
+            if len(self._seeds) > 100_000:
+                self._seeds.clear()
+            seed = self._seeds[hash(client)] = answer.client_seed(client)
+        retry_after = self.retry.seconds_for(wait, seed)
         headers = answer.headers(kind, retry_after, len(payload))
         if scope["type"] == "websocket":
             await _refuse_websocket(scope, receive, send, headers, payload)
             return
         await send({"type": "http.response.start", "status": 503, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
-
-
-def _seconds_left(window: MaintenanceWindow, now: datetime) -> float:
-    return (window.expected_end - now).total_seconds()
 
 
 def _read_only_header(window: MaintenanceWindow) -> tuple[bytes, bytes]:

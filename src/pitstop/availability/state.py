@@ -102,9 +102,9 @@ class MaintenanceState:
         await self._changed.wait()
 
     async def publish(self) -> None:
-        """After a local change: refresh here at once, and tell the other processes."""
-        await self.refresh()
-        await self.feed.publish()
+        """After a local change: refresh here and tell the other processes, both at once (the
+        others need not wait for this process's re-read)."""
+        await asyncio.gather(self.refresh(), self.feed.publish())
 
     async def run(self) -> None:
         """Poll and listen until cancelled; a failing database is retried, never fatal."""
