@@ -174,7 +174,7 @@ class Recorder:
         return None
 
 
-async def test_workers_in_several_processes_never_deliver_one_row_twice(
+async def test_four_workers_each_on_its_own_engine_never_deliver_one_row_twice(
     settings: Settings, clock: ManualClock
 ) -> None:
     url = settings.resolved_database_url()
