@@ -33,6 +33,7 @@ from pitstop.fleet.state import VehicleStates
 from pitstop.link import endpoint as link_routes
 from pitstop.link.hub import LinkHub
 from pitstop.notify import routes as notify_routes
+from pitstop.notify.announcements import MaintenanceAnnouncer, parse_reminders
 from pitstop.notify.service import build_notifications
 from pitstop.responses import (
     ApiError,
@@ -110,6 +111,24 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     rt = build_runtime(settings, clock or SystemClock())
 
+    announcer = MaintenanceAnnouncer(
+        rt.windows,
+        rt.notify.notifier,
+        rt.engine,
+        rt.clock,
+        base_url=lambda: rt.notify.links.base_url,
+        reminders=parse_reminders(settings.maintenance_reminders),
+        interval=settings.announce_interval,
+    )
+    publish = rt.windows.on_change
+
+    async def changed() -> None:  # announce a change at once in the process that made it
+        if publish is not None:
+            await publish()
+        announcer.poke()
+
+    rt.windows.on_change = changed
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await migrate(rt.engine)
@@ -124,6 +143,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 name="maintenance-scheduler",
             ),
             asyncio.create_task(rt.monitor.run(), name="health-monitor"),
+            asyncio.create_task(announcer.run(), name="maintenance-announcer"),
         ]
         rt.notify.start()
         try:
@@ -175,6 +195,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.runtime = rt
+    app.state.announcer = announcer
     app.state.draining = False
     return app
 

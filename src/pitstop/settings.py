@@ -80,6 +80,10 @@ class Settings(msgspec.Struct, kw_only=True):
     #: failing before the status page shows an outage by itself, in seconds.
     health_check_interval: float = 5.0
     incident_after: float = 60.0
+    #: Maintenance reminders, in hours before a window starts (comma-separated), and how often
+    #: each process looks for announcements due, in seconds.
+    maintenance_reminders: str = "72,24,1"
+    announce_interval: float = 15.0
 
     def resolved_database_url(self) -> str:
         return async_database_url(self.database_url or f"sqlite:///{self.data_dir / 'pitstop.db'}")

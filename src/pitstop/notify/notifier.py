@@ -72,9 +72,13 @@ class Notifier:
         template: str | None = None,
         data: dict[str, Any] | None = None,
         channels: Collection[str] | None = None,
+        also_topics: Sequence[str] = (),
         conn: AsyncConnection | None = None,
     ) -> Enqueued:
         """Tell `user_ids` about `topic` on the channels each chose.
+
+        `also_topics`: the notification concerns these too (a window touching several
+        components); each user gets it once, on the channels chosen for any of them.
 
         Content is either given (`subject`, `text`, optional `html`) or a template kind
         (`template`, rendered per recipient with `data`). `data` also travels as structured
@@ -83,6 +87,7 @@ class Notifier:
         """
         check_key(key)
         check_topic(topic)
+        topics = [topic, *(check_topic(x) for x in also_topics if x != topic)]
         if template is not None:
             if not self.renderer.has_kind(template):
                 raise ValueError(f"no template kind {template!r}")
@@ -91,11 +96,11 @@ class Notifier:
         if conn is None:
             async with self.engine.begin() as own:
                 result = await self._enqueue(
-                    own, key, topic, user_ids, subject, text, html, template, data, channels
+                    own, key, topics, user_ids, subject, text, html, template, data, channels
                 )
         else:
             result = await self._enqueue(
-                conn, key, topic, user_ids, subject, text, html, template, data, channels
+                conn, key, topics, user_ids, subject, text, html, template, data, channels
             )
         if result.deliveries:
             self.wake()
@@ -109,7 +114,7 @@ class Notifier:
         self,
         conn: AsyncConnection,
         key: str,
-        topic: str,
+        topics: list[str],
         user_ids: Sequence[int],
         subject: str,
         text: str,
@@ -121,7 +126,7 @@ class Notifier:
         exists = await conn.scalar(sa.select(notifications.c.id).where(notifications.c.key == key))
         if exists is not None:
             return Enqueued(notification_id=exists, deliveries=0, duplicate=True)
-        choices = await self.preferences.choices(conn, topic, list(dict.fromkeys(user_ids)))
+        choices = await self.preferences.choices(conn, topics, list(dict.fromkeys(user_ids)))
         deliveries: list[NewDelivery] = []
         for name, channel in self.channels.items():
             if only is not None and name not in only:
@@ -133,7 +138,7 @@ class Notifier:
         notification_id = await self.outbox.enqueue(
             conn,
             key=key,
-            topic=topic,
+            topic=topics[0],
             deliveries=deliveries,
             subject=subject,
             text=text,

@@ -137,9 +137,14 @@ class Preferences:
         )
 
     async def choices(
-        self, conn: AsyncConnection, topic: str, user_ids: Sequence[int]
+        self, conn: AsyncConnection, topic: str | Sequence[str], user_ids: Sequence[int]
     ) -> dict[int, tuple[str, ...]]:
-        """user id -> the channels `topic` goes to, for each of `user_ids`."""
+        """user id -> the channels `topic` goes to, for each of `user_ids`.
+
+        With several topics (a maintenance window touching several components), a user gets
+        it once, on every channel they chose for any of them.
+        """
+        topics = [topic] if isinstance(topic, str) else list(topic)
         out = {uid: DEFAULT_CHANNELS for uid in user_ids}
         ids = list(out)
         for start in range(0, len(ids), _CHUNK):
@@ -151,8 +156,10 @@ class Preferences:
                 )
             ).all()
             for r in rows:
-                if topic in (r.channels or {}):
-                    out[r.user_id] = tuple(r.channels[topic])
+                chosen = r.channels or {}
+                if any(x in chosen for x in topics):
+                    channels = (c for x in topics for c in chosen.get(x, DEFAULT_CHANNELS))
+                    out[r.user_id] = tuple(dict.fromkeys(channels))
         return out
 
     async def profiles(self, user_ids: Sequence[int]) -> dict[int, Profile]:

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from pitstop.availability.store import NotFound
 from pitstop.availability.windows import (
     CANCELLED,
     IN_PROGRESS,
@@ -184,8 +185,23 @@ async def calendar(request: Request) -> Response:
     return Response(body, media_type="text/calendar", headers=NO_STORE)
 
 
+async def window_calendar(request: Request) -> Response:
+    """One window as a calendar entry (the link in announcement mails)."""
+    rt = runtime(request)
+    raw = request.path_params["window_id"]
+    try:
+        window = await rt.windows.get(int(raw)) if raw.isdigit() else None
+    except NotFound:
+        window = None
+    if window is None:
+        return Response("No such maintenance window.\n", 404, media_type="text/plain")
+    body = ics([window], status_url=status_url(request), now=rt.clock.now())
+    return Response(body, media_type="text/calendar", headers=NO_STORE)
+
+
 routes = [
     Route("/status", status_page, methods=["GET"]),
+    Route("/status/maintenance/{window_id}.ics", window_calendar, methods=["GET"]),
     Route("/status/feed.atom", atom_feed, methods=["GET"]),
     Route("/status/maintenance.ics", calendar, methods=["GET"]),
     Route("/api/1/status", status_json, methods=["GET"]),
