@@ -266,8 +266,12 @@ class WindowStore:
     async def start(
         self, window_id: int, actor: str, *, due_by: datetime | None = None
     ) -> MaintenanceWindow | None:
-        """Start a window: early by an operator, or on time by the scheduler (`due_by`)."""
+        """Start a window: early by an operator, or on time by the scheduler (`due_by`).
+
+        The scheduler gets None, not an error, when another process has started it already."""
         window = await self.get(window_id)
+        if due_by is not None and window.status != w.SCHEDULED:
+            return None
         w.can_start(window)
         where = [maintenance_windows.c.status == w.SCHEDULED]
         if due_by is not None:
@@ -288,6 +292,8 @@ class WindowStore:
         self, window_id: int, actor: str, *, message: str = "", due_by: datetime | None = None
     ) -> MaintenanceWindow | None:
         window = await self.get(window_id)
+        if due_by is not None and window.status != w.IN_PROGRESS:
+            return None  # another process finished it already
         w.can_finish(window)
         where = [maintenance_windows.c.status == w.IN_PROGRESS]
         if due_by is not None:
