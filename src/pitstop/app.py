@@ -45,8 +45,10 @@ from pitstop.service import routes as service_routes
 from pitstop.service.desk import ServiceDesk
 from pitstop.settings import Settings, load_settings
 from pitstop.status import routes as status_routes
+from pitstop.status import subscribe_routes
 from pitstop.status.incidents import IncidentStore
 from pitstop.status.monitor import HealthMonitor, database_probe
+from pitstop.status.subscribers import Subscribers
 from pitstop.web import app as web_app
 
 log = logging.getLogger(__name__)
@@ -96,6 +98,7 @@ def build_runtime(settings: Settings, clock: Clock) -> Runtime:
         ),
         notify=build_notifications(settings, engine, clock),
         incidents=incidents,
+        status_subscribers=Subscribers(engine, clock),
         monitor=HealthMonitor(
             [database_probe(engine)],
             incidents,
@@ -117,6 +120,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         rt.engine,
         rt.clock,
         base_url=lambda: rt.notify.links.base_url,
+        subscribers=rt.status_subscribers,
+        incidents=rt.incidents,
         reminders=parse_reminders(settings.maintenance_reminders),
         interval=settings.announce_interval,
     )
@@ -170,6 +175,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             *maintenance_routes.routes,
             *notify_routes.routes,
             *status_routes.routes,
+            *subscribe_routes.routes,
             *service_routes.routes,
             *web_app.routes,
         ],

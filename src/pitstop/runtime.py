@@ -22,6 +22,7 @@ from pitstop.service.desk import ServiceDesk
 from pitstop.settings import Settings
 from pitstop.status.incidents import IncidentStore
 from pitstop.status.monitor import HealthMonitor
+from pitstop.status.subscribers import Subscribers
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Runtime:
     notify: Notifications
     incidents: IncidentStore
     monitor: HealthMonitor
+    status_subscribers: Subscribers
     service: ServiceDesk
 
 

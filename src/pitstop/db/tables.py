@@ -338,3 +338,16 @@ service_bays = sa.Table(
     sa.Column("vehicle_id", sa.BigInteger, nullable=False),
     sa.UniqueConstraint("vehicle_id", "starts_at", name="uq_service_bays_vehicle_start"),
 )
+
+status_subscribers = sa.Table(
+    "status_subscribers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    # Components followed; empty: all of them.
+    sa.Column("components", sa.JSON, nullable=False),
+    # sha256 of the confirmation token mailed to the address (double opt-in).
+    sa.Column("token_hash", sa.String(64), nullable=True, index=True),
+    sa.Column("created_at", Timestamp(), nullable=False),
+    sa.Column("confirmed_at", Timestamp(), nullable=True),
+)

@@ -37,6 +37,8 @@ from pitstop.clock import Clock
 from pitstop.db.tables import notifications, users
 from pitstop.notify.notifier import Notifier
 from pitstop.notify.topics import maintenance_topic
+from pitstop.status.incidents import Incident, IncidentStore
+from pitstop.status.subscribers import Subscribers
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +123,8 @@ class MaintenanceAnnouncer:
         base_url: Callable[[], str],
         reminders: Sequence[float] = (72, 24, 1),
         interval: float = 15.0,
+        subscribers: Subscribers | None = None,
+        incidents: IncidentStore | None = None,
     ) -> None:
         self.windows = windows
         self.notifier = notifier
@@ -130,6 +134,10 @@ class MaintenanceAnnouncer:
         self.base_url = base_url
         self.reminders = sorted(reminders, reverse=True)  # hours before the start
         self.interval = interval
+        #: Status page subscribers (addresses, not users) hear of what touches what they follow.
+        self.subscribers = subscribers
+        #: Incidents the health monitor wrote down: announced once the database has them.
+        self.incidents = incidents
         self._wake = asyncio.Event()
 
     def poke(self) -> None:
@@ -194,11 +202,39 @@ class MaintenanceAnnouncer:
         ]
         return min(due) if due else None
 
+    def incident_steps(self, now: datetime, found: Sequence[Incident]) -> list[tuple[str, Incident, dict[str, Any]]]:
+        """(key, incident, template data) for each incident opened or resolved lately."""
+        status_url = f"{self.base_url().rstrip('/')}/status"
+        steps: list[tuple[str, Incident, dict[str, Any]]] = []
+        for incident in found:
+            if incident.id is None:
+                continue
+            data = {
+                "title": incident.title,
+                "affected": _words(incident.components),
+                "started_at": iso(incident.started_at),
+                "resolved_at": iso(incident.resolved_at) if incident.resolved_at else None,
+                "status_url": status_url,
+            }
+            if incident.started_at >= now - LOOKBACK and incident.resolved_at is None:
+                steps.append((f"incident:{incident.id}:opened", incident, data | {"event": "opened"}))
+            if incident.resolved_at is not None and incident.resolved_at >= now - LOOKBACK:
+                steps.append((f"incident:{incident.id}:resolved", incident, data | {"event": "resolved"}))
+        return steps
+
     async def announce_due(self) -> int:
         """Enqueue every announcement due and not yet enqueued; returns how many were new."""
         now = self.clock.now()
         windows = await self.windows.find(ended_after=now - LOOKBACK)
-        steps = self.due(now, windows)
+        steps: list[tuple[str, Sequence[str], str, dict[str, Any]]] = [
+            (key, sorted(window.scope), TEMPLATE, data) for key, window, data in self.due(now, windows)
+        ]
+        if self.incidents is not None:
+            found = await self.incidents.find(since=now - LOOKBACK)
+            steps += [
+                (key, sorted(incident.components), "incident", data)
+                for key, incident, data in self.incident_steps(now, found)
+            ]
         if not steps:
             return 0
         async with self.engine.connect() as conn:
@@ -206,7 +242,7 @@ class MaintenanceAnnouncer:
                 (
                     await conn.execute(
                         sa.select(notifications.c.key).where(
-                            notifications.c.key.in_([key for key, _, _ in steps])
+                            notifications.c.key.in_([step[0] for step in steps])
                         )
                     )
                 ).scalars()
@@ -216,14 +252,18 @@ class MaintenanceAnnouncer:
                 return 0
             everyone = list((await conn.execute(sa.select(users.c.id))).scalars())
         sent = 0
-        for key, window, data in missing:
-            topics = [maintenance_topic(c) for c in sorted(window.scope)]
+        for key, components, template, data in missing:
+            topics = [maintenance_topic(c) for c in components]
+            addresses = (
+                await self.subscribers.following(components) if self.subscribers is not None else []
+            )
             result = await self.notifier.notify(
                 key=key,
                 topic=topics[0],
                 also_topics=topics[1:],
                 user_ids=everyone,
-                template=TEMPLATE,
+                addresses=addresses,
+                template=template,
                 data=data,
             )
             sent += 0 if result.duplicate else 1

@@ -168,7 +168,7 @@ class EmailChannel:
         unsubscribe = (
             self.links.url(message.recipient.user_id, message.topic)
             if message.recipient.user_id is not None
-            else ""
+            else self.links.address_url(to)
         )
         context = {
             "subject": message.subject,

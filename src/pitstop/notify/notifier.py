@@ -21,7 +21,7 @@ from pitstop.notify.outbox import NewDelivery, Outbox
 from pitstop.notify.outcomes import Channel
 from pitstop.notify.preferences import Preferences
 from pitstop.notify.render import Renderer
-from pitstop.notify.topics import check_topic
+from pitstop.notify.topics import EMAIL, check_topic
 
 _CHUNK = 5000
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,199}$")
@@ -73,12 +73,15 @@ class Notifier:
         data: dict[str, Any] | None = None,
         channels: Collection[str] | None = None,
         also_topics: Sequence[str] = (),
+        addresses: Sequence[str] = (),
         conn: AsyncConnection | None = None,
     ) -> Enqueued:
         """Tell `user_ids` about `topic` on the channels each chose.
 
         `also_topics`: the notification concerns these too (a window touching several
         components); each user gets it once, on the channels chosen for any of them.
+        `addresses`: email addresses of people who are not users (status page subscribers);
+        they get it by email, with an unsubscribe link for their address.
 
         Content is either given (`subject`, `text`, optional `html`) or a template kind
         (`template`, rendered per recipient with `data`). `data` also travels as structured
@@ -96,11 +99,31 @@ class Notifier:
         if conn is None:
             async with self.engine.begin() as own:
                 result = await self._enqueue(
-                    own, key, topics, user_ids, subject, text, html, template, data, channels
+                    own,
+                    key,
+                    topics,
+                    user_ids,
+                    addresses,
+                    subject,
+                    text,
+                    html,
+                    template,
+                    data,
+                    channels,
                 )
         else:
             result = await self._enqueue(
-                conn, key, topics, user_ids, subject, text, html, template, data, channels
+                conn,
+                key,
+                topics,
+                user_ids,
+                addresses,
+                subject,
+                text,
+                html,
+                template,
+                data,
+                channels,
             )
         if result.deliveries:
             self.wake()
@@ -116,6 +139,7 @@ class Notifier:
         key: str,
         topics: list[str],
         user_ids: Sequence[int],
+        addresses: Sequence[str],
         subject: str,
         text: str,
         html: str | None,
@@ -135,6 +159,11 @@ class Notifier:
             for start in range(0, len(wanting), _CHUNK):
                 found = await channel.recipients(conn, wanting[start : start + _CHUNK])
                 deliveries.extend(NewDelivery(name, uid, address) for uid, address in found)
+        if EMAIL in self.channels and (only is None or EMAIL in only):
+            taken = {x.recipient.lower() for x in deliveries if x.channel == EMAIL}
+            for address in dict.fromkeys(a.strip().lower() for a in addresses):
+                if address and address not in taken:
+                    deliveries.append(NewDelivery(EMAIL, None, address))
         notification_id = await self.outbox.enqueue(
             conn,
             key=key,

@@ -34,6 +34,11 @@ TOPICS: dict[str, str] = {
 }
 
 
+#: Mail about a status page subscription itself (the confirmation), to an address, not a user.
+SUBSCRIPTION_TOPIC = "status.subscription"
+TOPICS[SUBSCRIPTION_TOPIC] = "your status page subscription"
+
+
 def maintenance_topic(component: str) -> str:
     return f"maintenance.{component}"
 

@@ -13,6 +13,8 @@ import hashlib
 import hmac
 
 PATH = "/notifications/unsubscribe"
+#: Where people who are not users (status page subscribers) unsubscribe, by address.
+ADDRESS_PATH = "/status/unsubscribe"
 DEFAULT_BASE = "http://127.0.0.1:8000"
 
 
@@ -60,3 +62,23 @@ class UnsubscribeLinks:
 
     def url(self, user_id: int, topic: str) -> str:
         return f"{self.base_url}{PATH}/{self.token(user_id, topic)}"
+
+    def address_token(self, address: str) -> str:
+        payload = f"address:{address.lower()}"
+        return f"{_b64(payload.encode())}.{self._sign(payload)}"
+
+    def read_address(self, token: str) -> str | None:
+        """The address in `token` if it is one of ours (an address link), else None."""
+        encoded, _, signature = token.partition(".")
+        try:
+            payload = _unb64(encoded).decode()
+        except (ValueError, UnicodeDecodeError):
+            return None
+        if not hmac.compare_digest(self._sign(payload), signature):
+            return None
+        kind, _, address = payload.partition(":")
+        return address if kind == "address" and address else None
+
+    def address_url(self, address: str) -> str:
+        """A link that ends every status mail to `address` (a subscriber, not a user)."""
+        return f"{self.base_url}{ADDRESS_PATH}/{self.address_token(address)}"
