@@ -15,6 +15,7 @@ from starlette.middleware import Middleware
 from pitstop.accounts import routes as account_routes
 from pitstop.accounts.tokens import Tokens
 from pitstop.accounts.users import Users
+from pitstop.admin import routes as admin_routes
 from pitstop.availability import health
 from pitstop.availability import routes as maintenance_routes
 from pitstop.availability.answer import RetryPolicy
@@ -178,6 +179,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             *subscribe_routes.routes,
             *service_routes.routes,
             *web_app.routes,
+            *admin_routes.routes,
         ],
         middleware=[
             Middleware(

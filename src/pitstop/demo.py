@@ -13,11 +13,14 @@ from rich.table import Table
 
 from pitstop.accounts.users import User, UserExists
 from pitstop.app import create_app
+from pitstop.notify.announcements import parse_reminders
+from pitstop.notify.mailbox import Mailbox, MailSink, mail_dir
 from pitstop.runtime import Runtime
 from pitstop.server import start
 from pitstop.service.demo import seed as seed_service_centers
 from pitstop.settings import Settings
 from pitstop.sim.fleet import CarCredential, CredentialStore, Fleet
+from pitstop.story import Pacing, Story
 
 OWNER_EMAIL = "owner@pitstop.example"
 OPERATOR_EMAIL = "operator@pitstop.example"
@@ -76,16 +79,38 @@ async def _cars(
 
 
 async def run_demo(
-    settings: Settings, *, host: str, port: int, time_scale: float, console: Console
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    time_scale: float,
+    console: Console,
+    story: float | None = None,
 ) -> None:
+    """`story`: also walk a maintenance window through its life, this many times faster than
+    the few minutes it takes at 1.0 (None: no story)."""
+    # The demo's mail goes to an SMTP sink of its own; the console shows it at /admin/mail.
+    sink = MailSink(Mailbox(mail_dir(settings.data_dir)))
+    await sink.start()
+    settings.smtp_host, settings.smtp_port, settings.smtp_tls = "127.0.0.1", sink.port, "none"
+    pacing = Pacing().scaled(story) if story else None
+    if pacing is not None:  # the story's reminder comes minutes, not hours, ahead
+        leads = (*parse_reminders(settings.maintenance_reminders), pacing.reminder_hours)
+        settings.maintenance_reminders = ",".join(f"{h:.6g}" for h in leads)
+        settings.announce_interval = min(settings.announce_interval, 1.0)
     app = create_app(settings)
     rt: Runtime = app.state.runtime
-    server = await start(app, host=host, port=port)
+    try:
+        server = await start(app, host=host, port=port)
+    except BaseException:
+        await sink.stop()
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     fleet: Fleet | None = None
+    story_task: asyncio.Task[None] | None = None
     try:
         owner = await _user(rt, OWNER_EMAIL, "owner", "Demo Owner")
         operator = await _user(rt, OPERATOR_EMAIL, "operator", "Demo Operator")
@@ -108,15 +133,37 @@ async def run_demo(
         )
         path = info.write(settings.data_dir)
         _print_welcome(console, info, path, time_scale)
+        console.print(f"Console:  {info.url}/admin (sign in as the operator)")
+        console.print(f"Mail:     {info.url}/admin/mail (an SMTP sink on 127.0.0.1:{sink.port})")
+        if pacing is not None:
+            told = Story(
+                rt,
+                sink,
+                url=info.url,
+                owner_token=info.owner_token,
+                operator=operator.email,
+                say=lambda text: console.print(text, soft_wrap=True),
+                pacing=pacing,
+            )
+            story_task = asyncio.create_task(told.run(), name="demo-story")
+            story_task.add_done_callback(lambda task: _story_ended(console, task))
         await stop.wait()
         console.print(
             "\n[bold]Stopping:[/] cars disconnect, telemetry is flushed, the server shuts down."
         )
     finally:
+        if story_task is not None:
+            story_task.cancel()
         if fleet is not None:
             await fleet.stop()
         await server.stop()
+        await sink.stop()
     console.print("Pitstop demo stopped cleanly.")
+
+
+def _story_ended(console: Console, task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        console.print(f"[red]The story stopped: {task.exception()!r}[/]")
 
 
 def _print_welcome(console: Console, info: DemoInfo, path: Path, time_scale: float) -> None:

@@ -43,7 +43,9 @@ def component_for(path: str) -> str | None:
         return "service"
     if path.startswith(("/api/1/notifications", "/api/1/feed")):
         return "notifications"
-    if path.startswith(("/app", "/admin", "/static")):
+    if path.startswith("/admin"):
+        return None  # the operator console runs maintenance: like its API, never gated
+    if path.startswith(("/app", "/static")):
         return "web"
     if path.startswith("/link/"):
         return "vehicle_link"

@@ -65,8 +65,21 @@ def demo(
     port: Annotated[int, typer.Option(help="Port for the demo server.")] = 8000,
     host: Annotated[str, typer.Option(help="Address for the demo server.")] = "127.0.0.1",
     time_scale: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 10.0,
+    story: Annotated[
+        bool,
+        typer.Option(
+            "--story",
+            help="Walk a maintenance window through its life (announced, reminded, started, "
+            "extended, finished) in about five minutes.",
+        ),
+    ] = False,
+    story_speed: Annotated[
+        float, typer.Option(help="How many times faster the story runs.", min=0.1)
+    ] = 1.0,
 ) -> None:
-    """A server on SQLite with three simulated cars, a demo owner and an operator; Ctrl-C stops it."""
+    """A server on SQLite with three simulated cars, a demo owner and an operator; Ctrl-C stops it.
+
+    Its mail goes to a built-in SMTP sink, readable at /admin/mail."""
     from pitstop.demo import run_demo
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -78,7 +91,14 @@ def demo(
         settings.database_url = ""
     try:
         asyncio.run(
-            run_demo(settings, host=host, port=port, time_scale=time_scale, console=console)
+            run_demo(
+                settings,
+                host=host,
+                port=port,
+                time_scale=time_scale,
+                console=console,
+                story=story_speed if story else None,
+            )
         )
     except OSError as exc:
         err.print(
