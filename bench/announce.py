@@ -1,0 +1,542 @@
+"""One maintenance window announced to 100,000 subscribers, by email and by webhook, on ONE
+server process.
+
+    .venv/bin/python -m bench.announce                       # SQLite, then PostgreSQL
+    .venv/bin/python -m bench.announce --database sqlite --profile
+    .venv/bin/python -m bench.announce --users 20000         # a quicker run
+
+What it does, per database (SQLite in a temp dir; PostgreSQL in a database of its own, created
+for the run and dropped after it, from PITSTOP_TEST_DATABASE_URL or --pg):
+
+1. Receivers, each in a process of its own (bench/_sinks.py): a minimal SMTP sink and a
+   minimal webhook receiver that count what they accept. Each is first measured alone with a
+   raw pipelining client, so that the figures below are about Pitstop, not the receivers.
+2. Seeding (not part of any figure): a fresh database with an owner, an operator and
+   `--users` minus 2 subscribers, written with bulk inserts: users, their notification
+   preferences (time zones spread over 8 zones, maintenance by email and in-app feed, the
+   defaults, stored explicitly) and one webhook endpoint each, pointing at the receiver.
+3. ONE Pitstop server (uvicorn, one worker, the real app from `create_app`) with its SMTP
+   host set to the sink.
+4. Email: the operator schedules a window of the whole service (POST /api/1/maintenance, 4
+   days ahead so that only the "scheduled" step is due); the server's announcer enqueues one
+   notification with a delivery per channel per user (email and feed: 2 x users), and its
+   delivery worker sends them. Measured: from the POST to the notification being committed
+   (fan-out/enqueue), to the first and the last mail accepted by the sink, and to every
+   delivery recorded as delivered in the outbox.
+5. Webhooks: every subscriber switches maintenance to webhooks only (a bulk UPDATE of the
+   preferences, not timed); a second window is scheduled; the same figures for the POSTs.
+
+`--profile` records the server with py-spy during the email phase (`uv tool install py-spy`).
+The last figures go to the "announce" section of bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from bench import _sinks
+from bench._common import (
+    REPO,
+    Server,
+    Setup,
+    find_py_spy,
+    free_port,
+    machine,
+    prepare,
+    raise_nofile,
+    sample,
+    server_env,
+    start_py_spy,
+    summarize_profile,
+    today,
+    update_results,
+    uvicorn_server,
+)
+from pitstop.db import create_engine, is_postgres
+from pitstop.db.tables import (
+    notification_deliveries,
+    notification_preferences,
+    notifications,
+    users,
+    webhook_endpoints,
+)
+from pitstop.notify.signing import new_secret
+from pitstop.notify.topics import TOPICS
+
+OUT = REPO / "bench" / "out"
+GOAL_S = 60.0
+GOAL_MAILS = 100_000
+ZONES = (
+    "UTC",
+    "Europe/Paris",
+    "America/New_York",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "America/Los_Angeles",
+    "Europe/Berlin",
+    "Asia/Kolkata",
+)
+MAINTENANCE = [t for t in TOPICS if t.startswith("maintenance.")]
+
+
+def app() -> Any:
+    """The server: the real app (`uvicorn --factory bench.announce:app`)."""
+    from pitstop.app import create_app
+    from pitstop.settings import load_settings
+
+    return create_app(load_settings())
+
+
+# --- seeding ------------------------------------------------------------------------------------
+
+
+async def seed(database_url: str, data_dir: Path, subscribers: int, hook_url: str) -> float:
+    """Bulk-insert `subscribers` users with preferences and a webhook endpoint each; seconds."""
+    t0 = time.perf_counter()
+    url = database_url or f"sqlite:///{data_dir / 'pitstop.db'}"
+    engine = create_engine(url)
+    now = datetime.now(UTC)
+    prefs = {t: ["email", "feed"] for t in MAINTENANCE}
+    secret = [{"secret": new_secret(), "created_at": now.isoformat()}]
+    chunk = 10_000
+    try:
+        async with engine.begin() as conn:
+            first = int(await conn.scalar(sa.select(sa.func.coalesce(sa.func.max(users.c.id), 0))))
+            for start in range(0, subscribers, chunk):
+                ids = range(first + 1 + start, first + 1 + min(start + chunk, subscribers))
+                await conn.execute(
+                    users.insert(),
+                    [
+                        {
+                            "id": i,
+                            "email": f"subscriber{i}@bench.example",
+                            "full_name": f"Subscriber {i}",
+                            "password_hash": "!",  # cannot sign in
+                            "role": "owner",
+                            "created_at": now,
+                        }
+                        for i in ids
+                    ],
+                )
+                await conn.execute(
+                    notification_preferences.insert(),
+                    [
+                        {
+                            "user_id": i,
+                            "timezone": ZONES[i % len(ZONES)],
+                            "channels": prefs,
+                            "updated_at": now,
+                        }
+                        for i in ids
+                    ],
+                )
+                await conn.execute(
+                    webhook_endpoints.insert(),
+                    [
+                        {
+                            "user_id": i,
+                            "url": f"{hook_url}/hooks/{i}",
+                            "description": "bench",
+                            "secrets": secret,
+                            "enabled": True,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                        for i in ids
+                    ],
+                )
+            if is_postgres(conn):
+                for name in ("users", "webhook_endpoints"):
+                    await conn.execute(
+                        sa.text(
+                            f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                            f"(SELECT max(id) FROM {name}))"
+                        )
+                    )
+                await conn.execute(sa.text("ANALYZE"))
+    finally:
+        await engine.dispose()
+    return time.perf_counter() - t0
+
+
+async def switch_to_webhooks(engine: Any) -> None:
+    prefs = {t: ["webhook"] for t in MAINTENANCE}
+    async with engine.begin() as conn:
+        await conn.execute(
+            notification_preferences.update().values(channels=prefs, updated_at=datetime.now(UTC))
+        )
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(base: str) -> AsyncIterator[str]:
+    url = make_url(base)
+    name = f"bench_announce_{uuid.uuid4().hex[:12]}"
+
+    async def admin() -> asyncpg.Connection:
+        return await asyncpg.connect(
+            host=url.host,
+            port=url.port or 5432,
+            user=url.username or "postgres",
+            password=url.password,
+            database=url.database,
+        )
+
+    conn = await admin()
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    try:
+        yield url.set(database=name, drivername="postgresql").render_as_string(hide_password=False)
+    finally:
+        conn = await admin()
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+# --- one phase: a window announced, its deliveries followed --------------------------------------
+
+
+@dataclass
+class Phase:
+    channel: str  # what is counted: email | webhook
+    expected: int  # messages the receiver should get
+    deliveries: int = 0  # rows in the outbox for the notification (all channels)
+    post_s: float = 0.0  # the operator's POST, answered
+    enqueued_s: float = 0.0  # from the POST to the notification committed
+    first_s: float = 0.0  # from the POST to the receiver's first message
+    last_s: float = 0.0  # ... to its last
+    recorded_s: float = 0.0  # ... to every delivery recorded delivered
+    received: int = 0
+    bad: int = 0
+    server_cpu_s: float = 0.0
+    receiver_cpu_s: float = 0.0
+    statuses: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def delivery_rate(self) -> float:
+        """Messages per second from the notification committed to the last one received."""
+        return self.received / max(self.last_s - self.enqueued_s, 1e-9)
+
+    @property
+    def total_rate(self) -> float:
+        return self.received / max(self.last_s, 1e-9)
+
+
+async def schedule(server: Server, token: str, title: str, days: float) -> int:
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as ops:
+        r = await ops.post(
+            "/api/1/maintenance",
+            headers={"Authorization": f"Bearer {token}"},
+            json={
+                "title": title,
+                "reason": "hardware_upgrade",
+                "description": "New database servers.",
+                "starts_at": (datetime.now(UTC) + timedelta(days=days)).isoformat(),
+                "duration_minutes": 90,
+            },
+        )
+        r.raise_for_status()
+        return int(r.json()["response"]["id"])
+
+
+async def run_phase(
+    phase: Phase,
+    server: Server,
+    setup: Setup,
+    engine: Any,
+    receivers: _sinks.Receivers,
+    *,
+    title: str,
+    days: float,
+    limit: float,
+) -> Phase:
+    receivers.reset()
+    cpu0, rcpu0 = sample(server.pid).cpu_s, _sinks.pids_cpu(receivers.pids())
+    wall0 = time.time()
+    t0 = time.perf_counter()
+    window_id = await schedule(server, setup.operator_token, title, days)
+    phase.post_s = time.perf_counter() - t0
+    prefix = f"maintenance:{window_id}:%"
+    note_id = None
+    deadline = t0 + limit
+    while note_id is None:
+        if time.perf_counter() > deadline:
+            raise RuntimeError("the announcement was not enqueued in time")
+        async with engine.connect() as conn:
+            note_id = await conn.scalar(
+                sa.select(notifications.c.id).where(notifications.c.key.like(prefix))
+            )
+        if note_id is None:
+            await asyncio.sleep(0.02)
+    phase.enqueued_s = time.perf_counter() - t0
+    async with engine.connect() as conn:
+        phase.deliveries = int(
+            await conn.scalar(
+                sa.select(sa.func.count())
+                .select_from(notification_deliveries)
+                .where(notification_deliveries.c.notification_id == note_id)
+            )
+        )
+    last_count, last_change = -1, time.perf_counter()
+    while receivers.total() < phase.expected:
+        now = time.perf_counter()
+        if receivers.total() != last_count:
+            last_count, last_change = int(receivers.total()), now
+        if now > deadline or now - last_change > 60:
+            print(f"stalled at {last_count} of {phase.expected}", file=sys.stderr)
+            break
+        await asyncio.sleep(0.05)
+    phase.received = int(receivers.total())
+    phase.bad = int(receivers.total(_sinks.BAD))
+    phase.first_s = receivers.first() - wall0
+    phase.last_s = receivers.last() - wall0
+    while True:
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(notification_deliveries.c.status, sa.func.count())
+                    .where(notification_deliveries.c.notification_id == note_id)
+                    .group_by(notification_deliveries.c.status)
+                )
+            ).all()
+        phase.statuses = {s: int(n) for s, n in rows}
+        busy = phase.statuses.get("pending", 0) + phase.statuses.get("delivering", 0)
+        if not busy or time.perf_counter() > deadline:
+            break
+        await asyncio.sleep(0.05)
+    phase.recorded_s = time.perf_counter() - t0
+    phase.server_cpu_s = sample(server.pid).cpu_s - cpu0
+    phase.receiver_cpu_s = _sinks.pids_cpu(receivers.pids()) - rcpu0
+    return phase
+
+
+# --- a database's run ---------------------------------------------------------------------------
+
+
+@dataclass
+class DbRun:
+    database: str
+    seed_s: float
+    email: Phase
+    webhook: Phase
+    profile: str = ""
+
+
+async def run_database(
+    args: argparse.Namespace, database: str, database_url: str, smtp: _sinks.Receivers,
+    hooks: _sinks.Receivers,
+) -> DbRun:  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="pitstop-bench-announce-") as tmp:
+        data_dir = Path(tmp) / "data"
+        data_dir.mkdir()
+        setup = await prepare(data_dir, database_url=database_url)
+        hook_url = f"http://{_sinks.HOST}:{hooks.port}"
+        seed_s = await seed(database_url, data_dir, args.users - 2, hook_url)
+        print(f"{database}: seeded {args.users - 2} subscribers in {seed_s:.1f} s", flush=True)
+        env = server_env(setup)
+        env.update(
+            PITSTOP_SMTP_HOST=_sinks.HOST,
+            PITSTOP_SMTP_PORT=str(smtp.port),
+            PITSTOP_PUBLIC_URL="https://pitstop.bench.example",
+            PITSTOP_NOTIFY_LEASE="600",
+        )
+        log = Path(tmp) / "server.log"
+        engine = create_engine(database_url or f"sqlite:///{data_dir / 'pitstop.db'}")
+        try:
+            with uvicorn_server("bench.announce:app", env, factory=True, log=log) as server:
+                spy = None
+                raw = OUT / f"announce-{database}.txt"
+                if args.profile:
+                    py_spy = find_py_spy()
+                    if py_spy is None:
+                        raise SystemExit("--profile needs py-spy: uv tool install py-spy")
+                    OUT.mkdir(exist_ok=True)
+                    spy = start_py_spy(py_spy, server.pid, raw, duration=args.timeout, rate=100)
+                try:
+                    email = await run_phase(
+                        Phase("email", args.users), server, setup, engine, smtp,
+                        title="Database upgrade (email)", days=4, limit=args.timeout,
+                    )  # fmt: skip
+                finally:
+                    if spy is not None:
+                        spy.send_signal(signal.SIGINT)
+                        with contextlib.suppress(subprocess.TimeoutExpired):
+                            spy.wait(30)
+                print(f"{database}: email {describe(email)}", flush=True)
+                await switch_to_webhooks(engine)
+                webhook = await run_phase(
+                    Phase("webhook", args.users - 2), server, setup, engine, hooks,
+                    title="Database upgrade (webhooks)", days=5, limit=args.timeout,
+                )  # fmt: skip
+                print(f"{database}: webhook {describe(webhook)}", flush=True)
+        except BaseException:
+            print(log.read_text()[-5000:], file=sys.stderr)
+            raise
+        finally:
+            await engine.dispose()
+        profile = ""
+        if args.profile and raw.exists():
+            profile = summarize_profile(raw, note=" (py-spy at 100 Hz, the email phase)")
+        return DbRun(database, seed_s, email, webhook, profile)
+
+
+def describe(p: Phase) -> str:
+    return (
+        f"{p.received}/{p.expected} received; enqueued {p.enqueued_s:.1f} s, last "
+        f"{p.last_s:.1f} s, recorded {p.recorded_s:.1f} s; {p.delivery_rate:,.0f}/s "
+        f"after enqueue, {p.total_rate:,.0f}/s overall; statuses {p.statuses}"
+    )
+
+
+async def run(args: argparse.Namespace) -> int:
+    raise_nofile()
+    smtp = _sinks.start_receivers("smtp", args.receivers, free_port())
+    hooks = _sinks.start_receivers("http", args.receivers, free_port())
+    try:
+        alone = measure_receivers(smtp, hooks, args.users)
+        print(f"receivers alone: {alone}", flush=True)
+        runs = []
+        for database in args.database:
+            if database == "sqlite":
+                runs.append(await run_database(args, "sqlite", "", smtp, hooks))
+            else:
+                async with fresh_database(args.pg) as url:
+                    runs.append(await run_database(args, "postgresql", url, smtp, hooks))
+    finally:
+        smtp.stop()
+        hooks.stop()
+    write_results(args, alone, runs)
+    return 0
+
+
+def measure_receivers(
+    smtp: _sinks.Receivers, hooks: _sinks.Receivers, count: int
+) -> dict[str, float]:
+    """Messages per second each receiver takes alone (raw pipelining clients, 4 connections),
+    with mail and bodies the size of Pitstop's."""
+    out = {}
+    mail = (b"X" * 76 + b"\r\n") * 70  # about the size of an announcement mail (base64)
+    body = b"{" + b'"x": "' + b"y" * 1500 + b'"}'
+    for name, receivers, payload in (("smtp", smtp, mail), ("http", hooks, body)):
+        receivers.reset()
+        _sinks.blast(receivers.kind, receivers.port, payload, count, 4)
+        out[name] = receivers.total() / max(receivers.last() - receivers.first(), 1e-9)
+        receivers.reset()
+    return out
+
+
+# --- RESULTS.md -------------------------------------------------------------------------------
+
+
+def write_results(args: argparse.Namespace, alone: dict[str, float], runs: list[DbRun]) -> None:
+    command = ".venv/bin/python -m bench.announce " + shlex.join(sys.argv[1:])
+    rows = []
+    for r in runs:
+        for p in (r.email, r.webhook):
+            rows.append(
+                (
+                    r.database,
+                    p.channel,
+                    f"{p.received:,} / {p.expected:,}",
+                    f"{p.deliveries:,}",
+                    f"{p.enqueued_s:.1f}",
+                    f"{p.first_s:.1f}",
+                    f"{p.last_s:.1f}",
+                    f"{p.recorded_s:.1f}",
+                    f"**{p.delivery_rate:,.0f}**",
+                    f"{p.total_rate:,.0f}",
+                    f"{p.server_cpu_s:.0f} / {p.receiver_cpu_s:.0f}",
+                    ", ".join(f"{k} {v:,}" for k, v in sorted(p.statuses.items())),
+                )
+            )
+    verdicts = []
+    for r in runs:
+        e = r.email
+        ok = e.received >= min(e.expected, GOAL_MAILS) and e.last_s <= GOAL_S
+        verdicts.append(
+            f"- {r.database}: the last of {e.received:,} mails reached the sink "
+            f"**{e.last_s:.1f} s** after the operator's POST ({e.last_s - e.enqueued_s:.1f} s "
+            f"after the notification was committed): "
+            + ("**meets** the goal of 60 s." if ok else f"**misses** the goal of 60 s by {e.last_s - GOAL_S:.1f} s (x{e.last_s / GOAL_S:.2f}).")
+            + f" Seeding {args.users - 2:,} subscribers took {r.seed_s:.1f} s (not in any figure)."
+        )  # fmt: skip
+    profiles = "\n\n".join(
+        f"### Profile of the server, email phase, {r.database}\n\n{r.profile}"
+        for r in runs
+        if r.profile
+    )
+    markdown = f"""
+## Announcing a window to {args.users:,} subscribers
+
+What: {__doc__.split("What it does, per database")[1].split("`--profile`")[0].strip() if __doc__ else ""}
+
+- Command: `{command}`
+- Date: {today()}
+- Machine: {machine()}; the server, the receivers and PostgreSQL share the cores
+- Receivers alone (raw pipelining clients, 4 connections, messages of Pitstop's size): SMTP sink
+  {alone["smtp"]:,.0f} mails/s, webhook receiver {alone["http"]:,.0f} requests/s
+  ({args.receivers} process each)
+
+Times in seconds from the operator's POST. "per s after enqueue": messages received over the
+time from the notification committed to the last one received; "overall": over the time from the POST.
+
+| database | channel | received | outbox rows | enqueued | first | last | all recorded | per s after enqueue | per s overall | CPU s server / receiver | outbox statuses |
+|---|---|---|---|---|---|---|---|---|---|---|---|
+{chr(10).join("| " + " | ".join(row) + " |" for row in rows)}
+
+Result (goal: 100,000 emails delivered in at most 60 s on one server process):
+
+{chr(10).join(verdicts)}
+
+{profiles}
+"""
+    update_results("announce", markdown)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--users", type=int, default=100_000, help="users told (2 are staff)")
+    parser.add_argument(
+        "--database", action="append", choices=("sqlite", "postgresql"),
+        help="sqlite, postgresql (repeat for both; default both)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--pg",
+        default=os.environ.get(
+            "PITSTOP_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
+        ),
+        help="a PostgreSQL URL to create (and drop) the run's own database from",
+    )
+    parser.add_argument("--receivers", type=int, default=1, help="processes per receiver")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds a phase may take")
+    parser.add_argument("--profile", action="store_true", help="py-spy the email phase")
+    args = parser.parse_args()
+    args.database = args.database or ["sqlite", "postgresql"]
+    return asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
