@@ -44,6 +44,7 @@ from pitstop.responses import (
 from pitstop.runtime import Runtime
 from pitstop.service import routes as service_routes
 from pitstop.service.desk import ServiceDesk
+from pitstop.service.reminders import ReminderHooks, ServiceReminders
 from pitstop.settings import Settings, load_settings
 from pitstop.status import routes as status_routes
 from pitstop.status import subscribe_routes
@@ -134,6 +135,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         announcer.poke()
 
     rt.windows.on_change = changed
+    service_reminders = ServiceReminders(
+        rt.engine,
+        rt.notify.notifier,
+        rt.service.centers,
+        rt.registry,
+        rt.clock,
+        base_url=lambda: rt.notify.links.base_url,
+        interval=settings.announce_interval,
+    )
+    rt.service.hooks = ReminderHooks(service_reminders)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -150,6 +161,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             ),
             asyncio.create_task(rt.monitor.run(), name="health-monitor"),
             asyncio.create_task(announcer.run(), name="maintenance-announcer"),
+            asyncio.create_task(service_reminders.run(), name="service-reminders"),
         ]
         rt.notify.start()
         try:
@@ -204,6 +216,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     )
     app.state.runtime = rt
     app.state.announcer = announcer
+    app.state.service_reminders = service_reminders
     app.state.draining = False
     return app
 

@@ -31,6 +31,7 @@ TOPICS: dict[str, str] = {
         for component in sorted(WHOLE_SERVICE)
     },
     **{f"alert.{kind}": text for kind, text in ALERTS.items()},
+    "service.reminder": "reminders of your service appointments",
 }
 
 
@@ -45,6 +46,10 @@ def maintenance_topic(component: str) -> str:
 
 def alert_topic(kind: str) -> str:
     return f"alert.{kind}"
+
+
+#: Reminders of a booked service appointment (the day before and an hour before).
+SERVICE_REMINDER = "service.reminder"
 
 
 def check_topic(topic: str) -> str:

@@ -1,15 +1,12 @@
-"""Where later features plug into the appointment book. Nothing here acts yet.
+"""Where later features plug into the appointment book.
 
 The routes call these after every change that was committed, so the features below need no
 change to booking itself:
 
-- Reminders, the day before and an hour before, through the notification center:
-  `rt.notify.notifier.notify(key=f"service:{a.id}:{a.starts_at:%Y%m%dT%H%M}:day-before",
-  topic="service", user_ids=[a.owner_id], subject=..., text=...)`, sent by a loop that wakes on
-  the injectable clock and looks for booked appointments whose reminder time has come. The key
-  carries the start time, so a rescheduled appointment is reminded again for its new time and a
-  key seen twice (two server processes) is one message; a cancelled one simply no longer matches.
-  `booked`/`rescheduled`/`cancelled` are where a confirmation would be sent.
+- Reminders, the day before and an hour before, are service/reminders.py: a loop on the
+  injectable clock; its `ReminderHooks` (this class, with `booked`/`rescheduled` waking that
+  loop) is what create_app installs. `booked`/`rescheduled`/`cancelled` are also where a
+  confirmation would be sent.
 - "Service due": when a car reports a fault or its service interval (fleet telemetry), the app
   and a notification suggest booking; `suggest_service(vehicle_id, reason)` is that entry point.
 """
