@@ -16,6 +16,7 @@ from pitstop.accounts import routes as account_routes
 from pitstop.accounts.tokens import Tokens
 from pitstop.accounts.users import Users
 from pitstop.admin import routes as admin_routes
+from pitstop.alerts.watcher import AlertWatcher, rules_from
 from pitstop.availability import health
 from pitstop.availability import routes as maintenance_routes
 from pitstop.availability.answer import RetryPolicy
@@ -145,6 +146,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         interval=settings.announce_interval,
     )
     rt.service.hooks = ReminderHooks(service_reminders)
+    alerts = AlertWatcher(
+        states=rt.states,
+        hub=rt.hub,
+        notifier=rt.notify.notifier,
+        engine=rt.engine,
+        clock=rt.clock,
+        rules=rules_from(settings),
+        interval=settings.alert_interval,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -162,6 +172,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             asyncio.create_task(rt.monitor.run(), name="health-monitor"),
             asyncio.create_task(announcer.run(), name="maintenance-announcer"),
             asyncio.create_task(service_reminders.run(), name="service-reminders"),
+            asyncio.create_task(alerts.run(), name="vehicle-alerts"),
         ]
         rt.notify.start()
         try:
@@ -217,6 +228,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     app.state.runtime = rt
     app.state.announcer = announcer
     app.state.service_reminders = service_reminders
+    app.state.alerts = alerts
     app.state.draining = False
     return app
 

@@ -84,6 +84,21 @@ class Settings(msgspec.Struct, kw_only=True):
     #: each process looks for announcements due, in seconds.
     maintenance_reminders: str = "72,24,1"
     announce_interval: float = 15.0
+    #: Vehicle alerts (PITSTOP_ALERT_*): how often each process looks at its cars, in seconds;
+    #: how long a parked car may stay unlocked, and a plugged-in car not charge though it
+    #: should, before the owner is told, in seconds; the low-battery threshold and how far the
+    #: battery must climb above it before it can alert again, in %; service due by distance
+    #: (km) or time (days) since the last service, or a tyre below alert_tyre_bar (bar); and
+    #: the least time between two alerts of one kind for one car, in seconds.
+    alert_interval: float = 10.0
+    alert_unlocked_after: float = 600.0
+    alert_not_charging_after: float = 300.0
+    alert_battery_low: float = 20.0
+    alert_battery_rearm: float = 5.0
+    alert_service_km: float = 20_000.0
+    alert_service_days: float = 365.0
+    alert_tyre_bar: float = 2.4
+    alert_min_interval: float = 3600.0
 
     def resolved_database_url(self) -> str:
         return async_database_url(self.database_url or f"sqlite:///{self.data_dir / 'pitstop.db'}")

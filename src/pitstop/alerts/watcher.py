@@ -1,0 +1,168 @@
+"""The alert mechanism: looks at the live state of this process's cars on the clock, asks the
+rules (alerts/rules.py) what to say, and hands it to the notification center.
+
+Why a periodic scan rather than a hook in VehicleStates.apply: half the rules are about time
+passing with nothing reported (unlocked for 10 minutes, a scheduled start that comes while the
+car is unplugged and asleep), so a tick through the injectable clock is needed anyway; a scan
+keeps the telemetry hot path (apply, thousands of records a second) free of alert work; and
+sampling every `interval` seconds is itself a debounce: a signal that flips and flips back
+between two looks is not worth anyone's attention. What it costs: a condition shorter than the
+interval is not seen, and alerts come up to `interval` seconds late.
+
+Only cars whose link this process holds are looked at: only there is their live state fresh.
+A car that moves to another process (or a restarted one) is seen afresh there: its memory
+starts from what was sent for it (read back from the outbox by key), so the intervals and
+"already told" hold across processes and restarts.
+
+Every alert goes out under the key `alert:<vehicle id>:<kind>:<slot>`, slot being the alert's
+time divided by the rules' `min_interval`: two processes (a car changing process, a restart
+mid-scan) that decide the same alert in the same interval enqueue it once. A car's memory moves
+on only once its alerts are enqueued, so an outbox that fails is retried at the next scan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pitstop.alerts.rules import KINDS, Alert, Memory, Rules, observe, resume, step
+from pitstop.clock import Clock
+from pitstop.db.tables import notifications
+from pitstop.fleet.registry import Vehicle
+from pitstop.fleet.state import VehicleStates
+from pitstop.link.hub import LinkHub
+from pitstop.notify.notifier import Notifier
+from pitstop.notify.topics import alert_topic
+from pitstop.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: How far back the outbox is read for a car seen afresh.
+HISTORY = timedelta(days=7)
+
+
+def rules_from(settings: Settings) -> Rules:
+    return Rules(
+        unlocked_after=settings.alert_unlocked_after,
+        battery_low=settings.alert_battery_low,
+        battery_rearm=settings.alert_battery_rearm,
+        not_charging_after=settings.alert_not_charging_after,
+        service_km=settings.alert_service_km,
+        service_days=settings.alert_service_days,
+        tyre_bar=settings.alert_tyre_bar,
+        min_interval=settings.alert_min_interval,
+    )
+
+
+def alert_key(vehicle_id: int, alert: Alert, rules: Rules) -> str:
+    slot = int(alert.t // max(1.0, rules.min_interval))
+    return f"alert:{vehicle_id}:{alert.kind}:{slot}"
+
+
+def template(kind: str) -> str:
+    return f"alert_{kind}"
+
+
+class AlertWatcher:
+    def __init__(
+        self,
+        *,
+        states: VehicleStates,
+        hub: LinkHub,
+        notifier: Notifier,
+        engine: AsyncEngine,
+        clock: Clock,
+        rules: Rules,
+        interval: float = 10.0,
+    ) -> None:
+        self.states = states
+        self.hub = hub
+        self.notifier = notifier
+        self.engine = engine
+        self.clock = clock
+        self.rules = rules
+        self.interval = interval
+        self._memory: dict[int, Memory] = {}
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.scan()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database may be away: try again next pass
+                log.warning("vehicle alerts postponed: %s", exc)
+            await self.clock.sleep(self.interval)
+
+    async def scan(self) -> int:
+        """Look at every car linked here once; returns how many alerts were enqueued."""
+        links = dict(self.hub.links)
+        for vehicle_id in list(self._memory):
+            if vehicle_id not in links:  # gone, or to another process: seen afresh if back
+                del self._memory[vehicle_id]
+        t = self.clock.timestamp()
+        enqueued = 0
+        for vehicle_id, link in links.items():
+            live = self.states.get(vehicle_id)
+            if not live.sections:
+                continue
+            obs = observe(t, live.sections)
+            memory = self._memory.get(vehicle_id)
+            if memory is None:
+                memory = resume(Memory(), await self._sent_before(vehicle_id), obs, self.rules)
+            memory, alerts = step(self.rules, memory, obs)
+            for alert in alerts:
+                if await self._send(link.vehicle, live.sections, alert):
+                    enqueued += 1
+            self._memory[vehicle_id] = memory
+        return enqueued
+
+    async def _sent_before(self, vehicle_id: int) -> dict[str, float]:
+        """kind -> when an alert of that kind was last enqueued for this car (any process)."""
+        prefix = f"alert:{vehicle_id}:"
+        since = self.clock.now() - HISTORY
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(notifications.c.key, sa.func.max(notifications.c.created_at))
+                    .where(
+                        notifications.c.key.startswith(prefix, autoescape=True),
+                        notifications.c.created_at >= since,
+                    )
+                    .group_by(notifications.c.key)
+                )
+            ).all()
+        sent: dict[str, float] = {}
+        for key, created in rows:
+            kind = str(key)[len(prefix) :].partition(":")[0]
+            if kind in KINDS and isinstance(created, datetime):
+                sent[kind] = max(sent.get(kind, 0.0), created.timestamp())
+        return sent
+
+    async def _send(
+        self, vehicle: Vehicle, sections: dict[str, dict[str, Any]], alert: Alert
+    ) -> bool:
+        name = vehicle.display_name or str(
+            sections.get("vehicle_state", {}).get("vehicle_name") or ""
+        )
+        result = await self.notifier.notify(
+            key=alert_key(vehicle.id, alert, self.rules),
+            topic=alert_topic(alert.kind),
+            user_ids=[vehicle.owner_id],
+            template=template(alert.kind),
+            data={
+                **alert.facts,
+                "kind": alert.kind,
+                "car": name or vehicle.vin,
+                "vin": vehicle.vin,
+                "vehicle_id": vehicle.id_s,
+            },
+        )
+        if not result.duplicate:
+            log.info("alert %s for car %s enqueued", alert.kind, vehicle.vin)
+        return not result.duplicate
