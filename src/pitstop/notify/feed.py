@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -196,6 +196,29 @@ class FeedChannel:
             )
         self.hub.publish(user_id)
         return Delivered()
+
+    async def send_many(self, messages: Sequence[Message]) -> list[Outcome]:
+        """A batch of items in one transaction (the worker prefers this to `send`)."""
+        rows: list[dict[str, Any]] = [
+            {
+                "user_id": int(m.recipient.address),
+                "notification_id": int(m.extra["notification_id"]),
+                "key": m.key,
+                "topic": m.topic,
+                "subject": m.subject[:300],
+                "text": m.text,
+                "data": m.data,
+                "created_at": m.created_at,
+            }
+            for m in messages
+        ]
+        if rows:
+            async with self.engine.begin() as conn:
+                stmt = upsert(conn, t, index_elements=["user_id", "notification_id"])
+                await conn.execute(stmt, rows)
+        for row in rows:
+            self.hub.publish(row["user_id"])
+        return [Delivered()] * len(rows)
 
     async def close(self) -> None:
         return None

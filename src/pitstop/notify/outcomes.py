@@ -81,4 +81,8 @@ class Channel(Protocol):
         """Try once; never raises for upstream failures, answers an outcome instead."""
         ...
 
+    # Optional: `async def send_many(self, messages: Sequence[Message]) -> list[Outcome]`,
+    # one outcome per message in order. The worker then hands the channel a claimed batch
+    # at once (the feed writes it in one transaction) instead of one `send` per message.
+
     async def close(self) -> None: ...

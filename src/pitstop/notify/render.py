@@ -61,6 +61,8 @@ def environment(dirs: Iterable[Path] = ()) -> jinja2.Environment:
         autoescape=jinja2.select_autoescape(["html"], default_for_string=False),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=False,
+        # Templates ship with the code: no stat() of each file on every render.
+        auto_reload=False,
     )
     env.filters["localtime"] = localtime
     return env

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
 from pitstop.clock import Clock
@@ -71,12 +71,33 @@ class DeliveryWorker:
             [c.user_id for c in claims if c.user_id is not None]
         )
         slots = asyncio.Semaphore(self.concurrency)
+        prepared = [(c, self._message(c, notes.get(c.notification_id), profiles)) for c in claims]
 
-        async def attempt(claim: Claim) -> tuple[Claim, Outcome]:
+        async def attempt(claim: Claim, message: Message) -> tuple[Claim, Outcome]:
             async with slots:
-                return claim, await self._attempt(claim, notes.get(claim.notification_id), profiles)
+                return claim, await self._send(self.channels[claim.channel], message)
 
-        results = await asyncio.gather(*(attempt(c) for c in claims))
+        async def attempt_many(
+            channel: Any, batch: list[tuple[Claim, Message]]
+        ) -> list[tuple[Claim, Outcome]]:
+            outcomes = await self._send_many(channel, [m for _, m in batch])
+            return [(c, o) for (c, _), o in zip(batch, outcomes, strict=True)]
+
+        results: list[tuple[Claim, Outcome]] = []
+        singles: list[Coroutine[Any, Any, tuple[Claim, Outcome]]] = []
+        grouped: dict[str, list[tuple[Claim, Message]]] = {}
+        for claim, ready in prepared:
+            if not isinstance(ready, Message):
+                results.append((claim, ready))
+            elif hasattr(self.channels[claim.channel], "send_many"):
+                grouped.setdefault(claim.channel, []).append((claim, ready))
+            else:
+                singles.append(attempt(claim, ready))
+        many = [attempt_many(self.channels[name], batch) for name, batch in grouped.items()]
+        batched, single = await asyncio.gather(asyncio.gather(*many), asyncio.gather(*singles))
+        for outcomes in batched:
+            results.extend(outcomes)
+        results.extend(single)
         await self.outbox.delivered([c for c, o in results if isinstance(o, Delivered)])
         for claim, outcome in results:
             if isinstance(outcome, Delivered):
@@ -97,8 +118,10 @@ class DeliveryWorker:
             )
         return len(claims)
 
-    async def _attempt(self, claim: Claim, note: Any, profiles: Mapping[int, Profile]) -> Outcome:
-        channel = self.channels[claim.channel]
+    def _message(
+        self, claim: Claim, note: Any, profiles: Mapping[int, Profile]
+    ) -> Message | Outcome:
+        """The message for `claim`, rendered for its recipient, or the outcome that stops it."""
         if note is None:
             return Permanent("the notification is gone")
         if claim.attempts > self.outbox.backoff.max_attempts:
@@ -123,7 +146,7 @@ class DeliveryWorker:
             )
         except RenderError as exc:
             return Permanent(str(exc))
-        message = Message(
+        return Message(
             delivery_id=claim.id,
             key=note.key,
             topic=note.topic,
@@ -137,13 +160,30 @@ class DeliveryWorker:
             attempt=claim.attempts,
             extra={"notification_id": note.id},
         )
+
+    async def _send(self, channel: Channel, message: Message) -> Outcome:
         try:
             return await channel.send(message)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.exception("channel %s failed on delivery %s", claim.channel, claim.id)
+            log.exception("channel %s failed on delivery %s", message.channel, message.delivery_id)
             return RetryLater(f"unexpected error: {type(exc).__name__}: {exc}")
+
+    async def _send_many(self, channel: Any, messages: list[Message]) -> list[Outcome]:
+        """A channel that takes a batch at once (`send_many`, e.g. the feed: one transaction)."""
+        try:
+            outcomes: list[Outcome] = list(await channel.send_many(messages))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("channel %s failed on %s deliveries", channel.name, len(messages))
+            error = RetryLater(f"unexpected error: {type(exc).__name__}: {exc}")
+            return [error] * len(messages)
+        if len(outcomes) != len(messages):
+            error = RetryLater(f"channel {channel.name} answered {len(outcomes)} outcomes")
+            return [error] * len(messages)
+        return outcomes
 
     async def run(self) -> None:
         while True:
