@@ -93,6 +93,9 @@ async def run_demo(
     sink = MailSink(Mailbox(mail_dir(settings.data_dir)))
     await sink.start()
     settings.smtp_host, settings.smtp_port, settings.smtp_tls = "127.0.0.1", sink.port, "none"
+    if not settings.public_url and port:  # links in mails name the demo's own address
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        settings.public_url = f"http://{shown}:{port}"
     pacing = Pacing().scaled(story) if story else None
     if pacing is not None:  # the story's reminder comes minutes, not hours, ahead
         leads = (*parse_reminders(settings.maintenance_reminders), pacing.reminder_hours)

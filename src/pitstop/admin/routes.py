@@ -459,7 +459,7 @@ async def service_day(request: Request, principal: Principal) -> Response:
                     "owner": owner.email if owner else "",
                 }
             )
-        rows.append({"center": center, "day": local_day, "items": items})
+        rows.append({"center": center, "day": local_day, "appointments": items})
     shown = day or (rows[0]["day"] if rows else rt.clock.now().date())
     return _page(
         request,

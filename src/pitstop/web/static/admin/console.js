@@ -2,7 +2,8 @@
 // the schedule form starts in that zone.
 const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
 const format = new Intl.DateTimeFormat(undefined, {
-  dateStyle: "medium", timeStyle: "short", timeZoneName: "short",
+  weekday: "short", day: "numeric", month: "short", year: "numeric",
+  hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",
 });
 for (const el of document.querySelectorAll("time[data-local]")) {
   const when = new Date(el.getAttribute("datetime"));
