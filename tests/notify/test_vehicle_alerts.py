@@ -4,6 +4,7 @@ center and a real SMTP server; the clock moved in jumps. On SQLite and PostgreSQ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from datetime import timedelta
 from email.message import EmailMessage
@@ -12,9 +13,10 @@ from zoneinfo import ZoneInfo
 import msgspec
 import pytest
 
+from pitstop.app import create_app
 from pitstop.clock import ManualClock
 from pitstop.settings import Settings
-from pitstop.sim.car import SimulatedCar
+from pitstop.sim.car import SimulatedCar, link_url
 from tests.notify.support import SmtpSink
 from tests.world import Account, World
 
@@ -81,9 +83,11 @@ async def in_berlin(world: World, who: Account) -> None:
         assert r.status_code == 200, r.text
 
 
-async def command(world: World, who: Account, car: SimulatedCar, name: str) -> None:
+async def command(
+    world: World, who: Account, car: SimulatedCar, name: str, **params: object
+) -> None:
     async with world.client(who.token) as me:
-        r = await me.post(f"/api/1/vehicles/{car.vin}/command/{name}", json={})
+        r = await me.post(f"/api/1/vehicles/{car.vin}/command/{name}", json=params)
     assert r.status_code == 200 and r.json()["response"]["result"], r.text
 
 
@@ -181,3 +185,51 @@ async def test_an_owner_who_turned_an_alert_off_gets_no_mail(
         r = await me.get("/api/1/notifications")
     assert r.status_code == 200, r.text
     assert "Low's battery is low: 12 %" in r.text
+
+
+async def test_unplugged_at_the_scheduled_charge_time_is_told_to_plug_in(
+    world: World, clock: ManualClock, ada: Account, smtp: SmtpSink
+) -> None:
+    await in_berlin(world, ada)
+    car = await world.car(ada, name="Night", battery_level=40.0, sleep_timeout_s=1e9)
+    start = (clock.now() + timedelta(minutes=20)).replace(second=0)
+    minute = start.hour * 60 + start.minute  # the car's local time is UTC
+    await command(world, ada, car, "set_scheduled_charging", enable=True, time=minute)
+    await run_for(clock, 15 * 60, step=300)
+    assert subjects(smtp) == []
+    (subject,) = await until_mails(clock, smtp, 1, within=15 * 60)
+    assert subject == "Plug in Night to be ready: its scheduled charge has begun"
+    local = start.astimezone(BERLIN)
+    assert f"scheduled to begin charging at {local:%H:%M %Z}, but it is not plugged in" in text(
+        smtp.messages[-1]
+    )
+    await run_for(clock, 3 * 3600, step=1800)  # the next start is tomorrow
+    assert subjects(smtp) == [subject]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_car_that_moves_to_a_restarted_process_is_not_told_twice(
+    world: World, settings: Settings, clock: ManualClock, ada: Account, smtp: SmtpSink
+) -> None:
+    car = await world.car(ada, name="Red", sleep_timeout_s=1e9)
+    await command(world, ada, car, "door_unlock")
+    (first,) = await until_mails(clock, smtp, 1, within=15 * 60)
+    await world.settled(car)
+    # Another process starts (a rolling restart) and the car's link moves to it.
+    async with World.running(create_app(settings, clock=clock), clock) as other:
+        ((_, task),) = world.cars
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        car.url = link_url(other.url)
+        other.start(car)
+        await asyncio.wait_for(car.connected.wait(), 10)
+        await world.eventually(lambda: len(other.rt.hub.links) == 1 and not world.rt.hub.links)
+        await run_for(clock, 40 * 60, step=300)  # still unlocked, past the interval
+        assert subjects(smtp) == [first]
+        # Locked and left unlocked again: told again, by the new process.
+        await command(other, ada, car, "door_lock")
+        await run_for(clock, 60)
+        await command(other, ada, car, "door_unlock")
+        (_, second) = await until_mails(clock, smtp, 2, within=15 * 60)
+        assert re.fullmatch(r"Red has been unlocked for 1\d minutes", second), second
