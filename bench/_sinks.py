@@ -72,7 +72,7 @@ class SmtpSink(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        transport.write(b"220 sink ESMTP\r\n")
+        self.transport.write(b"220 sink ESMTP\r\n")  # type: ignore[union-attr]
 
     def data_received(self, data: bytes) -> None:
         buf = self.buffer
@@ -189,7 +189,7 @@ class Receivers:
     counters: list[Any]
 
     def total(self, slot: int = COUNT) -> float:
-        return sum(c[slot] for c in self.counters)
+        return float(sum(c[slot] for c in self.counters))
 
     def first(self) -> float:
         return min((c[FIRST] for c in self.counters if c[COUNT]), default=0.0)

@@ -43,7 +43,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -121,7 +121,7 @@ async def seed(database_url: str, data_dir: Path, subscribers: int, hook_url: st
     chunk = 10_000
     try:
         async with engine.begin() as conn:
-            first = int(await conn.scalar(sa.select(sa.func.coalesce(sa.func.max(users.c.id), 0))))
+            first = int(await conn.scalar(sa.select(sa.func.max(users.c.id))) or 0)
             for start in range(0, subscribers, chunk):
                 ids = range(first + 1 + start, first + 1 + min(start + chunk, subscribers))
                 await conn.execute(
@@ -347,16 +347,20 @@ class DbRun:
 
 async def run_database(
     args: argparse.Namespace, database: str, database_url: str, smtp: _sinks.Receivers,
-    hooks: _sinks.Receivers,
+    hooks: _sinks.Receivers, *, label: str = "", src: Path | None = None,
 ) -> DbRun:  # fmt: skip
+    """`src`: the server runs the code of that source tree (a worktree of --baseline)."""
+    label = label or database
     with tempfile.TemporaryDirectory(prefix="pitstop-bench-announce-") as tmp:
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
         setup = await prepare(data_dir, database_url=database_url)
         hook_url = f"http://{_sinks.HOST}:{hooks.port}"
         seed_s = await seed(database_url, data_dir, args.users - 2, hook_url)
-        print(f"{database}: seeded {args.users - 2} subscribers in {seed_s:.1f} s", flush=True)
+        print(f"{label}: seeded {args.users - 2} subscribers in {seed_s:.1f} s", flush=True)
         env = server_env(setup)
+        if src is not None:
+            env["PYTHONPATH"] = f"{src}{os.pathsep}{REPO}"
         env.update(
             PITSTOP_SMTP_HOST=_sinks.HOST,
             PITSTOP_SMTP_PORT=str(smtp.port),
@@ -368,7 +372,7 @@ async def run_database(
         try:
             with uvicorn_server("bench.announce:app", env, factory=True, log=log) as server:
                 spy = None
-                raw = OUT / f"announce-{database}.txt"
+                raw = OUT / f"announce-{label.replace(' ', '-')}.txt"
                 if args.profile:
                     py_spy = find_py_spy()
                     if py_spy is None:
@@ -385,13 +389,13 @@ async def run_database(
                         spy.send_signal(signal.SIGINT)
                         with contextlib.suppress(subprocess.TimeoutExpired):
                             spy.wait(30)
-                print(f"{database}: email {describe(email)}", flush=True)
+                print(f"{label}: email {describe(email)}", flush=True)
                 await switch_to_webhooks(engine)
                 webhook = await run_phase(
                     Phase("webhook", args.users - 2), server, setup, engine, hooks,
                     title="Database upgrade (webhooks)", days=5, limit=args.timeout,
                 )  # fmt: skip
-                print(f"{database}: webhook {describe(webhook)}", flush=True)
+                print(f"{label}: webhook {describe(webhook)}", flush=True)
         except BaseException:
             print(log.read_text()[-5000:], file=sys.stderr)
             raise
@@ -400,7 +404,7 @@ async def run_database(
         profile = ""
         if args.profile and raw.exists():
             profile = summarize_profile(raw, note=" (py-spy at 100 Hz, the email phase)")
-        return DbRun(database, seed_s, email, webhook, profile)
+        return DbRun(label, seed_s, email, webhook, profile)
 
 
 def describe(p: Phase) -> str:
@@ -419,17 +423,51 @@ async def run(args: argparse.Namespace) -> int:
         alone = measure_receivers(smtp, hooks, args.users)
         print(f"receivers alone: {alone}", flush=True)
         runs = []
-        for database in args.database:
-            if database == "sqlite":
-                runs.append(await run_database(args, "sqlite", "", smtp, hooks))
-            else:
-                async with fresh_database(args.pg) as url:
-                    runs.append(await run_database(args, "postgresql", url, smtp, hooks))
+        with baseline_tree(args.baseline) as base:
+            for database in args.database:
+                versions = (
+                    [("", None)] if base is None else [(f" @{args.baseline}", base), ("", None)]
+                )
+                for suffix, src in versions:
+                    label = database + suffix
+                    if database == "sqlite":
+                        runs.append(
+                            await run_database(
+                                args, database, "", smtp, hooks, label=label, src=src
+                            )
+                        )
+                    else:
+                        async with fresh_database(args.pg) as url:
+                            runs.append(
+                                await run_database(
+                                    args, database, url, smtp, hooks, label=label, src=src
+                                )
+                            )
     finally:
         smtp.stop()
         hooks.stop()
     write_results(args, alone, runs)
     return 0
+
+
+@contextlib.contextmanager
+def baseline_tree(rev: str | None) -> Iterator[Path | None]:
+    """A git worktree of `rev` (its src/ runs the baseline server), removed afterwards."""
+    if not rev:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="pitstop-bench-baseline-") as tmp:
+        tree = Path(tmp) / "tree"
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(tree), rev], cwd=REPO, check=True,
+            capture_output=True,
+        )  # fmt: skip
+        try:
+            yield tree / "src"
+        finally:
+            subprocess.run(
+                ["git", "worktree", "remove", "--force", str(tree)], cwd=REPO, check=False
+            )
 
 
 def measure_receivers(
@@ -513,7 +551,7 @@ Result (goal: 100,000 emails delivered in at most 60 s on one server process):
 
 {profiles}
 """
-    update_results("announce", markdown)
+    update_results(args.section, markdown)
 
 
 def main() -> int:
@@ -533,6 +571,13 @@ def main() -> int:
     parser.add_argument("--receivers", type=int, default=1, help="processes per receiver")
     parser.add_argument("--timeout", type=float, default=900, help="seconds a phase may take")
     parser.add_argument("--profile", action="store_true", help="py-spy the email phase")
+    parser.add_argument(
+        "--baseline", metavar="REV",
+        help="also run the server on the code of git REV first, in the same run (ratios)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--section", default="announce", help="the RESULTS.md section to write (default announce)"
+    )
     args = parser.parse_args()
     args.database = args.database or ["sqlite", "postgresql"]
     return asyncio.run(run(args))
