@@ -265,7 +265,7 @@ def report(
         "avg latency ms gated / bare",
         "non-2xx + socket errors",
     ]
-    markdown = f"""## Gate cost on the normal path (no window)
+    markdown = f"""## Gate cost on the normal path (no window): `{args.endpoint}`
 
 What: requests/s of `GET {path}` ({payload}-byte answer, real bearer-token auth) from the real
 app as `create_app` builds it (**gated**) against the same app without the gate (**bare**: the
