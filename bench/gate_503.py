@@ -215,7 +215,7 @@ def report(
     shown = ", ".join(
         f"`{k}: {v}`" for k, v in answer.headers.multi_items() if k not in ("date", "server")
     )
-    command = ".venv/bin/python -m bench.gate_503 " + shlex.join(sys.argv[1:])
+    command = shlex.join([".venv/bin/python", "-m", "bench.gate_503", *sys.argv[1:]])
     markdown = f"""## The gate's 503 during a full window vs raw ASGI
 
 What: requests/s of `GET {PATH}` with an owner's token while a window of the whole service is

@@ -253,7 +253,7 @@ def report(
             failures,
         )
     )
-    command = ".venv/bin/python -m bench.gate_cost " + shlex.join(sys.argv[1:])
+    command = shlex.join([".venv/bin/python", "-m", "bench.gate_cost", *sys.argv[1:]])
     path = ENDPOINTS[args.endpoint]
     header = [
         "round",

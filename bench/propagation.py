@@ -270,7 +270,7 @@ def report(args: argparse.Namespace, results: list[FeedResult]) -> int:
         "not within 10 s",
         "bound (issue)",
     ]
-    command = ".venv/bin/python -m bench.propagation " + shlex.join(sys.argv[1:])
+    command = shlex.join([".venv/bin/python", "-m", "bench.propagation", *sys.argv[1:]])
     markdown = f"""## Propagation: a window started until every process answers 503
 
 What: {args.servers} server processes (`uvicorn pitstop.app:from_environment --factory`, one
