@@ -314,3 +314,65 @@ async def test_a_demo_mail_is_read_in_the_console_with_its_html_sandboxed(
     response = await page.request.get(page.url + "/html")
     assert "sandbox" in response.headers["content-security-policy"]
     assert "script-src" not in response.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+async def test_the_console_by_keyboard_with_labels_names_and_contrast(
+    world: World, page: Page, operator: Account, scheme: str, tmp_path: Path
+) -> None:
+    from tests.e2e.test_app import A11Y
+
+    await page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
+    async with world.client(operator.token) as ops:
+        r = await ops.post(
+            "/api/1/maintenance",
+            json={
+                "title": "Token store upgrade",
+                "reason": "security_update",
+                "components": ["accounts"],
+                "starts_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+                "duration_minutes": 15,
+            },
+        )
+        window_id = r.json()["response"]["id"]
+
+    # Sign in with the keyboard only: the skip link first, then the form.
+    await page.goto(f"{world.url}/admin/signin")
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.textContent") == "Skip to content"
+    problems = await page.evaluate(A11Y)
+    assert problems == [], f"signin: {problems}"
+    await page.get_by_label("Email").focus()
+    await page.keyboard.type("ops@example.com")
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(PASSWORD)
+    await page.keyboard.press("Enter")
+    await expect(page).to_have_url(f"{world.url}/admin")
+
+    # Start the window with the keyboard, the focus visible on the way.
+    await page.get_by_role("link", name=f"#{window_id} Token store upgrade").focus()
+    await page.keyboard.press("Enter")
+    start = page.get_by_role("button", name="Start now")
+    for _ in range(40):
+        await page.keyboard.press("Tab")
+        if await start.evaluate("b => b === document.activeElement"):
+            break
+    else:
+        pytest.fail("Tab never reached Start now")
+    assert await start.evaluate("b => getComputedStyle(b).outlineStyle") != "none"
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("status")).to_have_text("Window started.")
+
+    for path in (
+        "/admin",
+        f"/admin/windows/{window_id}",
+        "/admin/notifications",
+        "/admin/service",
+        "/admin/mail",
+    ):
+        await page.goto(f"{world.url}{path}")
+        problems = await page.evaluate(A11Y)
+        assert problems == [], f"{path}: {problems}"
+        await page.screenshot(
+            path=tmp_path / f"{scheme}{path.replace('/', '-')}.png", full_page=True
+        )
