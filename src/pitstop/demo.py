@@ -135,9 +135,7 @@ async def run_demo(
             [c.vin for c in creds],
         )
         path = info.write(settings.data_dir)
-        _print_welcome(console, info, path, time_scale)
-        console.print(f"Console:  {info.url}/admin (sign in as the operator)")
-        console.print(f"Mail:     {info.url}/admin/mail (an SMTP sink on 127.0.0.1:{sink.port})")
+        _print_welcome(console, info, path, time_scale, sink.port)
         if pacing is not None:
             told = Story(
                 rt,
@@ -169,7 +167,9 @@ def _story_ended(console: Console, task: asyncio.Task[None]) -> None:
         console.print(f"[red]The story stopped: {task.exception()!r}[/]")
 
 
-def _print_welcome(console: Console, info: DemoInfo, path: Path, time_scale: float) -> None:
+def _print_welcome(
+    console: Console, info: DemoInfo, path: Path, time_scale: float, smtp_port: int
+) -> None:
     console.print(f"\n[bold green]Pitstop demo is running[/] at [link={info.url}]{info.url}[/]")
     table = Table(show_header=True, header_style="bold")
     table.add_column("car")
@@ -180,6 +180,10 @@ def _print_welcome(console: Console, info: DemoInfo, path: Path, time_scale: flo
     console.print(table)
     console.print(f"Owner:    {OWNER_EMAIL} / {DEMO_PASSWORD}")
     console.print(f"Operator: {OPERATOR_EMAIL} / {DEMO_PASSWORD}")
+    console.print(f"Console:  {info.url}/admin (sign in as the operator)")
+    console.print(
+        f"Mail:     {info.url}/admin/mail (kept by an SMTP sink on 127.0.0.1:{smtp_port})"
+    )
     console.print(f"Owner token:    {info.owner_token}", soft_wrap=True)
     console.print(f"Operator token: {info.operator_token}", soft_wrap=True)
     console.print(f"Written to {path}. Simulated time runs {time_scale:g}x.")

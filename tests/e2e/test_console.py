@@ -307,6 +307,7 @@ async def test_a_demo_mail_is_read_in_the_console_with_its_html_sandboxed(
     frame = page.frame_locator("iframe.mail")
     await expect(frame.get_by_text("Database upgrade").first).to_be_visible()
     await page.screenshot(path=tmp_path / "mail.png", full_page=True)
+    await frame_element.screenshot(path=tmp_path / "mail-html.png")
 
     await page.goto(f"{world.url}/admin/mail")
     await page.get_by_role("link", name="Hostile").click()
