@@ -72,6 +72,7 @@ class Story:
         operator: str,
         say: Callable[[str], None],
         pacing: Pacing,
+        owner_email: str = OWNER,
     ) -> None:
         self.rt = rt
         self.sink = sink
@@ -80,6 +81,7 @@ class Story:
         self.operator = operator
         self.say = say
         self.pacing = pacing
+        self.owner_email = owner_email
         self.steps: list[Step] = []
         self.window_id: int | None = None
         self._seen: set[int] = set()
@@ -100,7 +102,7 @@ class Story:
                     for mail in box.latest(20):
                         if (
                             mail.subject.startswith(subject)
-                            and OWNER in mail.to
+                            and self.owner_email in mail.to
                             and mail.id not in self._seen
                         ):
                             self._seen.add(mail.id)
