@@ -45,7 +45,7 @@ class SmtpConfig:
     password: str = ""
     timeout: float = 30.0
     #: Connections kept open and used at the same time.
-    pool_size: int = 4
+    pool_size: int = 8
     validate_certs: bool = True
 
 

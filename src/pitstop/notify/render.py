@@ -5,10 +5,16 @@ kind; a kind is three files in a template directory: `<kind>.subject.txt`, `<kin
 optionally, `<kind>.html`. They are rendered at delivery time with the notification's `data`
 plus `recipient` (name, email, timezone) and `topic`, so times can be shown in each
 recipient's own time zone (`{{ when | localtime }}`). Packages add their own directories.
+
+A notification to 100,000 people mostly renders the same few texts: what a kind's templates
+say depends only on the notification (topic, data) and the fields of the recipient they read
+(usually just the time zone). So the renderer notes which fields a render read and keeps the
+result for those values; the next recipient with the same values gets it without rendering.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
+import msgspec
 
 from pitstop.notify.outcomes import Recipient
 
@@ -41,6 +48,40 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
+class _Seen:
+    """A recipient as templates see it: notes the fields they read (`read`); anything else
+    done with it (printing it whole, comparing it) makes the result not reusable (`whole`)."""
+
+    __slots__ = ("_recipient", "read", "whole")
+
+    def __init__(self, recipient: Recipient) -> None:
+        self._recipient = recipient
+        self.read: set[str] = set()
+        self.whole = False
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._recipient, name)
+        self.read.add(name)
+        return value
+
+    def __str__(self) -> str:
+        self.whole = True
+        return str(self._recipient)
+
+    def __repr__(self) -> str:
+        self.whole = True
+        return repr(self._recipient)
+
+    def __eq__(self, other: object) -> bool:
+        self.whole = True
+        return self._recipient == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+_CACHED = 4096
+
+
 @jinja2.pass_context
 def localtime(
     context: jinja2.runtime.Context,
@@ -51,7 +92,7 @@ def localtime(
     """A datetime (or ISO string) in the recipient's time zone."""
     when = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
     recipient = context.get("recipient")
-    zone = tz or (recipient.timezone if isinstance(recipient, Recipient) else "UTC")
+    zone = tz or (recipient.timezone if isinstance(recipient, Recipient | _Seen) else "UTC")
     return when.astimezone(_zone(zone)).strftime(fmt)
 
 
@@ -71,6 +112,10 @@ def environment(dirs: Iterable[Path] = ()) -> jinja2.Environment:
 class Renderer:
     def __init__(self, dirs: Iterable[Path] = ()) -> None:
         self.env = environment(dirs)
+        #: (kind, topic, data) -> the recipient fields its renders read; None: not reusable.
+        self._reads: OrderedDict[tuple[str, str, bytes], frozenset[str] | None] = OrderedDict()
+        #: (kind, topic, data, ((field, value), ...)) -> the result for those values.
+        self._done: OrderedDict[tuple[Any, ...], Rendered] = OrderedDict()
 
     def has_kind(self, kind: str) -> bool:
         try:
@@ -92,6 +137,30 @@ class Renderer:
     ) -> Rendered:
         if template is None:
             return Rendered(" ".join(subject.split()), text, html)
+        try:
+            base = (template, topic, msgspec.json.encode(data))
+        except (TypeError, msgspec.EncodeError):
+            return self._render(template, topic, recipient, data)
+        reads = self._reads.get(base, frozenset())
+        if reads is None:  # a kind whose renders cannot be reused
+            return self._render(template, topic, recipient, data)
+        done = self._done.get((*base, _values(recipient, reads)))
+        if done is not None:
+            self._done.move_to_end((*base, _values(recipient, reads)))
+            return done
+        seen = _Seen(recipient)
+        out = self._render(template, topic, seen, data)
+        if seen.whole:
+            _remember(self._reads, base, None)
+            return out
+        reads = reads | seen.read
+        _remember(self._reads, base, reads)
+        _remember(self._done, (*base, _values(recipient, reads)), out)
+        return out
+
+    def _render(
+        self, template: str, topic: str, recipient: Recipient | _Seen, data: dict[str, Any]
+    ) -> Rendered:
         context = {**data, "recipient": recipient, "topic": topic}
         try:
             subject_out = self.env.get_template(f"{template}.subject.txt").render(context)
@@ -109,3 +178,14 @@ class Renderer:
     def page(self, name: str, **context: Any) -> str:
         """A whole template by file name (email layouts, small pages)."""
         return self.env.get_template(name).render(context)
+
+
+def _values(recipient: Recipient, fields: frozenset[str]) -> tuple[tuple[str, Any], ...]:
+    return tuple((name, getattr(recipient, name)) for name in sorted(fields))
+
+
+def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > _CACHED:
+        cache.popitem(last=False)
