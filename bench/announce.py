@@ -519,6 +519,7 @@ def write_results(args: argparse.Namespace, alone: dict[str, float], runs: list[
                     f"**{p.delivery_rate:,.0f}**",
                     f"{p.total_rate:,.0f}",
                     f"{p.server_cpu_s:.0f} / {p.receiver_cpu_s:.0f}",
+                    f"{1000 * p.server_cpu_s / max(p.received, 1):.2f}",
                     ", ".join(f"{k} {v:,}" for k, v in sorted(p.statuses.items())),
                 )
             )
@@ -566,7 +567,8 @@ What: {__doc__.split("What it does, per database")[1].split("`--profile`")[0].st
 
 - Command: `{command}`
 - Date: {today()}
-- Machine: {machine()}; the server, the receivers and PostgreSQL share the cores
+- Machine: {machine()}; the server, the receivers and PostgreSQL share the cores; load
+  average {args.load_before} before the run, {os.getloadavg()[0]:.1f} after (other work shares the machine)
 - Receivers alone (raw pipelining clients, 4 connections, messages of Pitstop's size): SMTP sink
   {alone["smtp"]:,.0f} mails/s, webhook receiver {alone["http"]:,.0f} requests/s
   ({args.receivers} process each)
@@ -574,8 +576,8 @@ What: {__doc__.split("What it does, per database")[1].split("`--profile`")[0].st
 Times in seconds from the operator's POST. "per s after enqueue": messages received over the
 time from the notification committed to the last one received; "overall": over the time from the POST.
 
-| database | channel | received | outbox rows | enqueued | first | last | all recorded | per s after enqueue | per s overall | CPU s server / receiver | outbox statuses |
-|---|---|---|---|---|---|---|---|---|---|---|---|
+| database | channel | received | outbox rows | enqueued | first | last | all recorded | per s after enqueue | per s overall | CPU s server / receiver | server CPU ms per message | outbox statuses |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|
 {chr(10).join("| " + " | ".join(row) + " |" for row in rows)}
 
 Result (goal: 100,000 emails delivered in at most 60 s on one server process):
@@ -620,6 +622,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     args.database = args.database or ["sqlite", "postgresql"]
+    args.load_before = f"{os.getloadavg()[0]:.1f}"
     return asyncio.run(run(args))
 
 
