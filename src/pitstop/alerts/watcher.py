@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 HISTORY = timedelta(days=7)
 #: Cars looked at between two yields to the event loop.
 YIELD_EVERY = 256
+#: Up to this many cars seen afresh are looked up in the outbox by key prefix; more (a restart)
+#: read every recent alert at once.
+FEW = 20
 
 
 def rules_from(settings: Settings) -> Rules:
@@ -108,6 +111,8 @@ class AlertWatcher:
             if vehicle_id not in links:  # gone, or to another process: seen afresh if back
                 del self._memory[vehicle_id]
         t = self.clock.timestamp()
+        fresh = [v for v in links if v not in self._memory and self.states.get(v).sections]
+        told = await self._sent_before(fresh) if fresh else {}
         enqueued = 0
         for i, (vehicle_id, link) in enumerate(links.items(), start=1):
             if i % YIELD_EVERY == 0:  # ~20 µs a car: let requests in between
@@ -118,7 +123,7 @@ class AlertWatcher:
             obs = observe(t, live.sections)
             memory = self._memory.get(vehicle_id)
             if memory is None:
-                memory = resume(Memory(), await self._sent_before(vehicle_id), obs, self.rules)
+                memory = resume(Memory(), told.get(vehicle_id, {}), obs, self.rules)
             memory, alerts = step(self.rules, memory, obs)
             for alert in alerts:
                 if await self._send(link.vehicle, live.sections, alert):
@@ -126,26 +131,33 @@ class AlertWatcher:
             self._memory[vehicle_id] = memory
         return enqueued
 
-    async def _sent_before(self, vehicle_id: int) -> dict[str, float]:
-        """kind -> when an alert of that kind was last enqueued for this car (any process)."""
-        prefix = f"alert:{vehicle_id}:"
+    async def _sent_before(self, vehicle_ids: list[int]) -> dict[int, dict[str, float]]:
+        """vehicle id -> kind -> when an alert of that kind was last enqueued for that car,
+        by any process (one query: by key prefix for a few cars, every alert for many)."""
+        key, created_at = notifications.c.key, notifications.c.created_at
+        if len(vehicle_ids) <= FEW:
+            which = sa.or_(*(key.startswith(f"alert:{v}:", autoescape=True) for v in vehicle_ids))
+        else:
+            which = key.startswith("alert:")
         since = self.clock.now() - HISTORY
         async with self.engine.connect() as conn:
             rows = (
                 await conn.execute(
-                    sa.select(notifications.c.key, sa.func.max(notifications.c.created_at))
-                    .where(
-                        notifications.c.key.startswith(prefix, autoescape=True),
-                        notifications.c.created_at >= since,
-                    )
-                    .group_by(notifications.c.key)
+                    sa.select(key, sa.func.max(created_at))
+                    .where(which, created_at >= since)
+                    .group_by(key)
                 )
             ).all()
-        sent: dict[str, float] = {}
-        for key, created in rows:
-            kind = str(key)[len(prefix) :].partition(":")[0]
-            if kind in KINDS and isinstance(created, datetime):
-                sent[kind] = max(sent.get(kind, 0.0), created.timestamp())
+        wanted = set(vehicle_ids)
+        sent: dict[int, dict[str, float]] = {}
+        for found, created in rows:
+            parts = str(found).split(":")
+            car, kind = (parts[1], parts[2]) if len(parts) == 4 else ("", "")
+            if not car.isdigit() or int(car) not in wanted or kind not in KINDS:
+                continue
+            if isinstance(created, datetime):
+                told = sent.setdefault(int(car), {})
+                told[kind] = max(told.get(kind, 0.0), created.timestamp())
         return sent
 
     async def _send(
