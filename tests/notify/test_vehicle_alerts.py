@@ -233,3 +233,57 @@ async def test_a_car_that_moves_to_a_restarted_process_is_not_told_twice(
         await command(other, ada, car, "door_unlock")
         (_, second) = await until_mails(clock, smtp, 2, within=15 * 60)
         assert re.fullmatch(r"Red has been unlocked for 1\d minutes", second), second
+
+
+async def test_a_charge_the_owner_stops_is_not_told_but_a_power_cut_is(
+    world: World, clock: ManualClock, ada: Account, smtp: SmtpSink
+) -> None:
+    car = await world.car(
+        ada, name="Plug", battery_level=50.0, sleep_timeout_s=1e9, setup=lambda m: m.plug_in()
+    )
+    await run_for(clock, 120)
+    await command(world, ada, car, "charge_stop")
+    await run_for(clock, 20 * 60, step=120)  # neither "stopped" nor "not charging"
+    assert subjects(smtp) == []
+    await command(world, ada, car, "charge_start")
+    await run_for(clock, 120)
+    car.model._charging.supply_kw = 0.0  # the charger's breaker trips
+    (subject,) = await until_mails(clock, smtp, 1, within=10 * 60)
+    assert re.fullmatch(r"Plug stopped charging at \d+ %: the charger gives no power", subject)
+    assert "check the charger, its breaker or the power supply" in text(smtp.messages[-1])
+    await run_for(clock, 30 * 60, step=300)  # one message, not a reminder on top
+    assert subjects(smtp) == [subject]
+
+
+async def test_a_charge_that_a_schedule_ends_is_not_told(
+    world: World, clock: ManualClock, ada: Account, smtp: SmtpSink
+) -> None:
+    car = await world.car(ada, name="Timer", battery_level=50.0, sleep_timeout_s=1e9)
+    now = clock.now()
+    begin, end = now - timedelta(minutes=10), now + timedelta(minutes=10)
+    await command(
+        world,
+        ada,
+        car,
+        "add_charge_schedule",
+        days_of_week="All",
+        start_time=begin.hour * 60 + begin.minute,
+        end_enabled=True,
+        end_time=end.hour * 60 + end.minute,
+    )
+    car.model.plug_in()  # inside the schedule's window: it charges
+    await run_for(clock, 60)
+    assert world.rt.states.get(car_id(world, car)).sections["charge_state"]["charging_state"] in (
+        "Starting",
+        "Charging",
+    )
+    await run_for(clock, 40 * 60, step=60)  # the window closes; the car waits for the next
+    state = world.rt.states.get(car_id(world, car)).sections["charge_state"]
+    assert state["charging_state"] == "Stopped" and state["scheduled_charging_pending"] is True
+    assert subjects(smtp) == []
+
+
+def car_id(world: World, car: SimulatedCar) -> int:
+    vehicle = world.rt.registry.known(car.vin)
+    assert vehicle is not None
+    return vehicle.id
