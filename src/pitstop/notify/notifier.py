@@ -159,6 +159,10 @@ class Notifier:
             for start in range(0, len(wanting), _CHUNK):
                 found = await channel.recipients(conn, wanting[start : start + _CHUNK])
                 deliveries.extend(NewDelivery(name, uid, address) for uid, address in found)
+        # Recipient by recipient rather than channel by channel: workers claim in this order,
+        # so every batch carries each channel's share and one slow channel (or a big one,
+        # like the feed for 100,000 people) does not hold the others back.
+        deliveries.sort(key=lambda x: x.user_id or 0)
         if EMAIL in self.channels and (only is None or EMAIL in only):
             taken = {x.recipient.lower() for x in deliveries if x.channel == EMAIL}
             for address in dict.fromkeys(a.strip().lower() for a in addresses):

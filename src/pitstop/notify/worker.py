@@ -42,7 +42,7 @@ class DeliveryWorker:
         clock: Clock,
         *,
         name: str | None = None,
-        batch: int = 100,
+        batch: int = 200,
         concurrency: int = 16,
         poll_interval: float = 1.0,
     ) -> None:
