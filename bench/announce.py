@@ -316,7 +316,7 @@ async def run_phase(
         now = time.perf_counter()
         if receivers.total() != last_count:
             last_count, last_change = int(receivers.total()), now
-        if now > deadline or now - last_change > 60:
+        if now > deadline or now - last_change > 180:
             print(f"stalled at {last_count} of {phase.expected}", file=sys.stderr)
             break
         await asyncio.sleep(0.05)
