@@ -173,7 +173,11 @@ async def signin(request: Request) -> Response:
                 error = "Only operators can use the console. Owners use the app at /app."
             else:
                 grant = await rt.tokens.issue(
-                    user, client_id=session.CLIENT_ID, label="console", ttl=session.TTL
+                    user,
+                    client_id=session.CLIENT_ID,
+                    label="console",
+                    ttl=session.TTL,
+                    refresh=False,
                 )
                 response = RedirectResponse(next_url, status_code=303)
                 expires = int(rt.clock.timestamp()) + session.TTL
