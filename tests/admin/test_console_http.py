@@ -4,6 +4,7 @@ whole-service window while the rest is 503, and a mail's HTML part is served san
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator
@@ -138,6 +139,17 @@ async def test_the_console_answers_during_a_whole_service_window(world: World) -
             f"/admin/windows/{window_id}/finish", data={"csrf": csrf(page.text), "message": ""}
         )
         assert r.status_code == 303
+        # The window's page says what owners were told, step by step, and how it went.
+        async with asyncio.timeout(20):
+            while True:
+                page = await browser.get(f"/admin/windows/{window_id}")
+                told = page.text.split("What owners were told", 1)[1].split("</table>", 1)[0]
+                rows = re.findall(r"<tr><td>(\w+)</td><td>.*?</td><td>(\d+)</td>", told)
+                if [what for what, _ in rows] == ["scheduled", "started", "finished"] and all(
+                    int(delivered) >= 1 for _, delivered in rows
+                ):
+                    break
+                await asyncio.sleep(0.2)
     async with world.client(owner.token) as me:
         assert (await me.get("/api/1/vehicles")).status_code == 200
 

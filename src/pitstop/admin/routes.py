@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -45,6 +46,8 @@ from pitstop.availability.windows import (
     WindowError,
     WindowRequest,
 )
+from pitstop.db.tables import notification_deliveries as deliveries_table
+from pitstop.db.tables import notifications as notifications_table
 from pitstop.notify.mailbox import Mailbox, mail_dir
 from pitstop.notify.outbox import DEAD, PENDING
 from pitstop.responses import ApiError
@@ -318,6 +321,30 @@ def _window_id(request: Request) -> int:
     return int(raw) if raw.isdigit() else -1
 
 
+async def _told(request: Request, window_id: int) -> list[dict[str, Any]]:
+    """What owners were told about a window: each announcement, with its deliveries per status."""
+    n, d = notifications_table.c, deliveries_table.c
+    query = (
+        sa.select(n.id, n.key, n.created_at, d.status, sa.func.count(d.id))
+        .select_from(notifications_table.outerjoin(deliveries_table, d.notification_id == n.id))
+        .where(n.key.startswith(f"maintenance:{window_id}:"))
+        .group_by(n.id, n.key, n.created_at, d.status)
+        .order_by(n.id)
+    )
+    async with runtime(request).engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    steps: dict[int, dict[str, Any]] = {}
+    for notification_id, key, created_at, status, count in rows:
+        parts = key.split(":")
+        what = f"reminder {parts[3]}" if parts[2] == "reminder" else parts[-1]
+        step = steps.setdefault(
+            notification_id, {"what": what, "at": created_at, "key": key, "counts": {}}
+        )
+        if status is not None:
+            step["counts"][status] = count
+    return list(steps.values())
+
+
 async def _window_page(
     request: Request,
     principal: Principal,
@@ -333,6 +360,7 @@ async def _window_page(
         {
             "window": window,
             "audit": await rt.windows.audit(window.id),
+            "told": await _told(request, window.id),
             "components": COMPONENTS,
             "error": error,
             "now": rt.clock.now(),
