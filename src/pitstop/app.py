@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
@@ -55,6 +55,18 @@ from pitstop.status.subscribers import Subscribers
 from pitstop.web import app as web_app
 
 log = logging.getLogger(__name__)
+
+
+#: The longest any one step of shutting down may take, in seconds.
+SHUTDOWN_STEP = 5.0
+
+
+async def _bounded(what: str, step: Awaitable[object]) -> None:
+    try:
+        async with asyncio.timeout(SHUTDOWN_STEP):
+            await step
+    except TimeoutError:
+        log.error("shutting down: %s took longer than %s s; going on", what, SHUTDOWN_STEP)
 
 
 def build_runtime(settings: Settings, clock: Clock) -> Runtime:
@@ -178,13 +190,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         try:
             yield
         finally:
-            await rt.hub.reconnect_all()
+            # Each step is bounded: one part that does not stop must not keep the process up.
+            await _bounded("telling cars to reconnect", rt.hub.reconnect_all())
             for task in tasks:
                 task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await rt.notify.stop()
+            _, stuck = await asyncio.wait(tasks, timeout=SHUTDOWN_STEP)
+            for task in stuck:
+                log.error(
+                    "background task %s did not stop within %s s", task.get_name(), SHUTDOWN_STEP
+                )
+            await _bounded("stopping notifications", rt.notify.stop())
             with contextlib.suppress(Exception):
                 await rt.states.flush()
             await rt.maintenance.feed.close()

@@ -16,7 +16,6 @@ is still sent once (the outbox refuses a key it has).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -157,10 +156,9 @@ class MaintenanceAnnouncer:
             try:
                 await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
             finally:
-                for task in (sleeper, waker):
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                # Not awaited: awaiting them here could swallow our own cancellation.
+                sleeper.cancel()
+                waker.cancel()
             self._wake.clear()
 
     def due(
@@ -202,7 +200,9 @@ class MaintenanceAnnouncer:
         ]
         return min(due) if due else None
 
-    def incident_steps(self, now: datetime, found: Sequence[Incident]) -> list[tuple[str, Incident, dict[str, Any]]]:
+    def incident_steps(
+        self, now: datetime, found: Sequence[Incident]
+    ) -> list[tuple[str, Incident, dict[str, Any]]]:
         """(key, incident, template data) for each incident opened or resolved lately."""
         status_url = f"{self.base_url().rstrip('/')}/status"
         steps: list[tuple[str, Incident, dict[str, Any]]] = []
@@ -217,9 +217,13 @@ class MaintenanceAnnouncer:
                 "status_url": status_url,
             }
             if incident.started_at >= now - LOOKBACK and incident.resolved_at is None:
-                steps.append((f"incident:{incident.id}:opened", incident, data | {"event": "opened"}))
+                steps.append(
+                    (f"incident:{incident.id}:opened", incident, data | {"event": "opened"})
+                )
             if incident.resolved_at is not None and incident.resolved_at >= now - LOOKBACK:
-                steps.append((f"incident:{incident.id}:resolved", incident, data | {"event": "resolved"}))
+                steps.append(
+                    (f"incident:{incident.id}:resolved", incident, data | {"event": "resolved"})
+                )
         return steps
 
     async def announce_due(self) -> int:
@@ -227,7 +231,8 @@ class MaintenanceAnnouncer:
         now = self.clock.now()
         windows = await self.windows.find(ended_after=now - LOOKBACK)
         steps: list[tuple[str, Sequence[str], str, dict[str, Any]]] = [
-            (key, sorted(window.scope), TEMPLATE, data) for key, window, data in self.due(now, windows)
+            (key, sorted(window.scope), TEMPLATE, data)
+            for key, window, data in self.due(now, windows)
         ]
         if self.incidents is not None:
             found = await self.incidents.find(since=now - LOOKBACK)

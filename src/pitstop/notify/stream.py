@@ -13,7 +13,6 @@ the stream at once rather than at the next write.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import msgspec
 from starlette.requests import Request
@@ -76,9 +75,7 @@ class EventStream(Response):
         except OSError:
             pass  # the client went away while we wrote
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            watcher.cancel()  # not awaited: that could swallow this handler's own cancellation
 
     async def _pump(self, send: Send, wake: asyncio.Event, gone: asyncio.Event) -> None:
         quiet = 0.0

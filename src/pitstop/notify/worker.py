@@ -8,7 +8,6 @@ interface; anything a channel lets escape is treated as "retry later" here, the 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import secrets
@@ -206,8 +205,8 @@ class DeliveryWorker:
             try:
                 await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
             finally:
-                for task in (sleeper, waker):
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                # Not awaited: awaiting them here could swallow the worker's own cancellation,
+                # and a worker that cannot be stopped hangs the server's shutdown.
+                sleeper.cancel()
+                waker.cancel()
         self._wake.clear()

@@ -13,7 +13,6 @@ once only the nearest to the start is sent (no "tomorrow" half an hour before).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -109,10 +108,9 @@ class ServiceReminders:
             try:
                 await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
             finally:
-                for task in (sleeper, waker):
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                # Not awaited: awaiting them here could swallow our own cancellation.
+                sleeper.cancel()
+                waker.cancel()
             self._wake.clear()
 
     async def _upcoming(self, now: datetime) -> list[Appointment]:
