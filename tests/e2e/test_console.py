@@ -305,13 +305,15 @@ async def test_a_demo_mail_is_read_in_the_console_with_its_html_sandboxed(
     frame_element = page.locator("iframe.mail")
     assert await frame_element.get_attribute("sandbox") == ""
     frame = page.frame_locator("iframe.mail")
-    await expect(frame.get_by_text("Database upgrade").first).to_be_visible()
+    await expect(frame.get_by_text("Database upgrade").first).to_be_visible(timeout=15_000)
     await page.screenshot(path=tmp_path / "mail.png", full_page=True)
     await frame_element.screenshot(path=tmp_path / "mail-html.png")
 
     await page.goto(f"{world.url}/admin/mail")
     await page.get_by_role("link", name="Hostile").click()
-    await expect(page.frame_locator("iframe.mail").locator("#p")).to_have_text("static")
+    await expect(page.frame_locator("iframe.mail").locator("#p")).to_have_text(
+        "static", timeout=15_000
+    )
     response = await page.request.get(page.url + "/html")
     assert "sandbox" in response.headers["content-security-policy"]
     assert "script-src" not in response.headers["content-security-policy"]
