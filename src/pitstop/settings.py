@@ -45,8 +45,9 @@ class Settings(msgspec.Struct, kw_only=True):
     #: Redis for spreading maintenance changes between processes (optional; PostgreSQL's
     #: LISTEN/NOTIFY is used when the database is PostgreSQL, polling always runs).
     redis_url: str = ""
-    #: How often each process re-reads maintenance state, in seconds.
-    maintenance_poll_interval: float = 1.0
+    #: How often each process re-reads maintenance state, in seconds. Under a second, so that
+    #: polling alone brings a change to every process within one (a cheap fingerprint query).
+    maintenance_poll_interval: float = 0.5
     #: What tells the other processes at once that maintenance state changed (polling always
     #: runs as well): "auto" (Redis when redis_url is set, else LISTEN/NOTIFY when the database
     #: is PostgreSQL, else nothing), "poll" (nothing: polling only), "postgres" or "redis".
