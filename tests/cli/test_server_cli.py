@@ -102,7 +102,9 @@ async def test_sim_registers_and_runs_a_fleet_in_its_own_process(
             async with asyncio.timeout(30):
                 while True:
                     listed = (await http.get("/api/1/vehicles")).json()["response"]
-                    if len(listed) == 4 and all(v["state"] != "offline" for v in listed):
+                    # Connected cars count as asleep until their first report: wait for it.
+                    states = sorted(v["state"] for v in listed)
+                    if states == ["asleep", "online", "online", "online"]:
                         break
                     await asyncio.sleep(0.2)
             online = [v for v in listed if v["state"] == "online"]
