@@ -119,6 +119,8 @@ async def test_the_story_walks_a_window_through_its_life_seen_from_outside(
                 await _line(demo, "Mail in the demo inbox", seen)
                 assert _owner_subjects(tmp_path)[4].startswith("Pitstop is back online")
                 await _line(demo, "The story is over", seen)
+                while Mailbox(mail_dir(tmp_path)).count() < 10:  # the operator's last one
+                    await asyncio.sleep(0.1)
                 vehicles = (await owner.get("/api/1/vehicles")).json()["response"]
                 assert {v["vin"] for v in vehicles} == set(info["vins"])
     finally:
