@@ -114,6 +114,10 @@ async def test_the_answer_speaks_each_clients_language(
         problem.status_code == 503 and problem.headers["content-type"] == "application/problem+json"
     )
     p = problem.json()
+    assert p["instance"] == "/api/1/products"
+    async with world.client() as http:
+        other = await http.get("/api/1/vehicles", headers={"accept": "application/problem+json"})
+    assert other.status_code == 503 and other.json()["instance"] == "/api/1/vehicles"
     assert (
         p["status"] == 503
         and p["title"].startswith("Server maintenance")

@@ -145,7 +145,7 @@ class Gate:
         self.public_url = public_url.rstrip("/")
         self.classify = classify
         self._bodies: dict[
-            tuple[int, int, bool, bytes, tuple[bytes | None, object] | None],
+            tuple[int, int, bool, bytes, tuple[bytes | None, object] | None, str],
             tuple[answer.Unavailable, bytes],
         ] = {}
         #: hash of a client key -> its answer.client_seed (no raw tokens kept; a collision,
@@ -229,7 +229,9 @@ class Gate:
         scheme = scope.get("scheme")
         # What the status URL is made of, rather than the URL: built only when a body is.
         where = None if self.public_url else (asked.host, scheme)
-        key = (window.id, window.version, overrun, kind, where)
+        # A problem+json body names the path it answers (`instance`): cache it per path.
+        path: str = scope.get("path", "") if kind == answer.PROBLEM else ""
+        key = (window.id, window.version, overrun, kind, where, path)
         cached = self._bodies.get(key)
         if cached is None:
             status_url = self._status_url(asked.host, scheme)
