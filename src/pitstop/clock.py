@@ -115,6 +115,22 @@ class ScaledClock:
         await self.base.sleep(seconds / self.factor)
 
 
+async def sleep_or_wake(clock: Clock, seconds: float, wake: asyncio.Event) -> None:
+    """Wait `seconds` of `clock` time, or less if `wake` is set (at once if it is already);
+    then clear `wake`. For loops that poll on the clock and can be poked."""
+    if not wake.is_set():
+        sleeper = asyncio.ensure_future(clock.sleep(seconds))
+        waker = asyncio.ensure_future(wake.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            # Not awaited: awaiting them here could swallow the caller's own cancellation,
+            # and a loop that cannot be stopped hangs the server's shutdown.
+            sleeper.cancel()
+            waker.cancel()
+    wake.clear()
+
+
 def to_millis(when: datetime) -> int:
     """Tesla's timestamps: milliseconds since the epoch."""
     return int(when.timestamp() * 1000)

@@ -32,7 +32,7 @@ from pitstop.availability.windows import (
     MaintenanceWindow,
     iso,
 )
-from pitstop.clock import Clock
+from pitstop.clock import Clock, sleep_or_wake
 from pitstop.db.tables import notifications, users
 from pitstop.notify.notifier import Notifier
 from pitstop.notify.topics import maintenance_topic
@@ -151,15 +151,7 @@ class MaintenanceAnnouncer:
                 raise
             except Exception as exc:  # the database may be away: try again next pass
                 log.warning("maintenance announcements postponed: %s", exc)
-            sleeper = asyncio.ensure_future(self.clock.sleep(self.interval))
-            waker = asyncio.ensure_future(self._wake.wait())
-            try:
-                await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                # Not awaited: awaiting them here could swallow our own cancellation.
-                sleeper.cancel()
-                waker.cancel()
-            self._wake.clear()
+            await sleep_or_wake(self.clock, self.interval, self._wake)
 
     def due(
         self, now: datetime, windows: Sequence[MaintenanceWindow]

@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Coroutine, Mapping
 from typing import Any
 
-from pitstop.clock import Clock
+from pitstop.clock import Clock, sleep_or_wake
 from pitstop.notify.outbox import Claim, Outbox
 from pitstop.notify.outcomes import (
     Channel,
@@ -199,14 +199,4 @@ class DeliveryWorker:
             await self._idle()
 
     async def _idle(self) -> None:
-        if not self._wake.is_set():
-            sleeper = asyncio.ensure_future(self.clock.sleep(self.poll_interval))
-            waker = asyncio.ensure_future(self._wake.wait())
-            try:
-                await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                # Not awaited: awaiting them here could swallow the worker's own cancellation,
-                # and a worker that cannot be stopped hangs the server's shutdown.
-                sleeper.cancel()
-                waker.cancel()
-        self._wake.clear()
+        await sleep_or_wake(self.clock, self.poll_interval, self._wake)

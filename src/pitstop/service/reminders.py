@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pitstop.clock import Clock
+from pitstop.clock import Clock, sleep_or_wake
 from pitstop.db.tables import notifications, service_appointments
 from pitstop.fleet.registry import Registry
 from pitstop.notify.notifier import Notifier
@@ -103,15 +103,7 @@ class ServiceReminders:
                 raise
             except Exception as exc:  # the database may be away: try again next pass
                 log.warning("service reminders postponed: %s", exc)
-            sleeper = asyncio.ensure_future(self.clock.sleep(self.interval))
-            waker = asyncio.ensure_future(self._wake.wait())
-            try:
-                await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                # Not awaited: awaiting them here could swallow our own cancellation.
-                sleeper.cancel()
-                waker.cancel()
-            self._wake.clear()
+            await sleep_or_wake(self.clock, self.interval, self._wake)
 
     async def _upcoming(self, now: datetime) -> list[Appointment]:
         longest = max(lead.before for lead in self.leads)
