@@ -10,7 +10,7 @@ maintenance window of the whole service and starts it at once (POST /api/1/maint
 one such answer to `GET /api/1/vehicles/{VIN}/vehicle_data` (the owner's token; status, headers
 but the server's own `date` and `server`, body) and gives it to `/raw`, a bare ASGI answer in the
 same process; then wrk (one thread, closed loop, same Authorization header on both) alternates
-raw and gate runs. Every answer must be that 503: anything else fails the run. The figure is the
+raw and gate runs, the first side switching every round. Every answer must be that 503: anything else fails the run. The figure is the
 median over rounds of gate/raw; the issue's goal is 0.9 or more.
 
 Needs wrk (`apt-get install -y wrk`); `--profile` needs py-spy (`uv tool install py-spy`).
@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import os
 import shlex
 import shutil
 import statistics
@@ -105,6 +106,7 @@ def all_503(result: WrkResult) -> bool:
 
 
 async def run(args: argparse.Namespace) -> int:
+    args.load = [os.getloadavg()[0]]
     if shutil.which("wrk") is None:
         print("wrk is missing: install it with `apt-get install -y wrk` (Debian).", file=sys.stderr)
         return 2
@@ -131,7 +133,9 @@ async def measure(args: argparse.Namespace, server: Server, setup: Setup) -> int
         await wrk(server, target, url, token, duration=2, connections=args.connections)
     results: list[WrkResult] = []
     for round_no in range(1, args.rounds + 1):
-        for target, url in urls.items():
+        # The side that goes first switches every round: a run can be slowed by the one before.
+        order = list(urls.items()) if round_no % 2 else list(reversed(urls.items()))
+        for target, url in order:
             r = await wrk(
                 server, target, url, token, duration=args.duration, connections=args.connections
             )
@@ -157,6 +161,7 @@ async def measure(args: argparse.Namespace, server: Server, setup: Setup) -> int
         profile_text = summarize_profile(path, note=" (py-spy at 250 Hz)")
         print(profile_text)
         print(f"collapsed stacks: {path}")
+    args.load.append(os.getloadavg()[0])
     return report(args, results, answer, profile_text)
 
 
@@ -219,18 +224,19 @@ def report(
     markdown = f"""## The gate's 503 during a full window vs raw ASGI
 
 What: requests/s of `GET {PATH}` with an owner's token while a window of the whole service is
-in progress, answered 503 by the gate (**gate**: the real app; the request goes through
-Starlette's outer middleware to the gate, which checks whether the caller is an operator who
-may pass, then answers from its cached body with a per-client Retry-After), against `GET /raw`
+in progress, answered 503 by the gate (**gate**: the real app; `create_app`'s `GatedStarlette`
+hands the request to the gate before anything of Starlette's, and the gate checks whether the
+caller is an operator who may pass, then answers from its memos with a per-client Retry-After), against `GET /raw`
 (**raw**: a bare ASGI answer with the same status, headers and {len(answer.content)}-byte body),
 served by the same single uvicorn worker (uvloop, httptools) in the same run (`bench/gate_app.py`),
-alternating. The answer: 503, {shown}, Tesla's envelope with `server_maintenance` and the
+alternating, the first side switching every round. The answer: 503, {shown}, Tesla's envelope with `server_maintenance` and the
 window. Load: wrk, 1 thread, {args.connections} connections, closed loop, {args.duration} s per
 run after a 2 s warm-up of each. Goal (issue): gate/raw ≥ {GOAL}.
 
 - Command: `{command}`
 - Date: {today()}
-- Machine: {machine()}; wrk and the server share the 2 cores
+- Machine: {machine()}; wrk and the server share the 2 cores; load average (1 min)
+  {args.load[0]:.1f} before the run, {args.load[1]:.1f} after (other work shares the machine)
 
 {table(header, rows)}
 

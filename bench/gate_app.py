@@ -5,9 +5,10 @@ Run by the benchmarks as
     python -m uvicorn bench.gate_app:app --workers 1 --no-access-log --log-level warning
 with PITSTOP_DATA_DIR and PITSTOP_SECRET_KEY set.
 
-- `X-Bench-App: bare`: the real Pitstop app WITHOUT the gate: the same routes, route objects,
-  exception handlers, middlewares other than the gate, and the same runtime (database, token
-  cache, registry, car states, maintenance state) as the gated app.
+- `X-Bench-App: bare`: the real Pitstop app WITHOUT the gate (a plain Starlette where
+  `create_app` builds a `GatedStarlette`): the same routes, route objects, exception handlers,
+  middlewares, and the same runtime (database, token cache, registry, car states, maintenance
+  state) as the gated app.
 - no such header (or any other value): the real Pitstop app, as `create_app` builds it.
 - `GET /raw`: a bare ASGI answer with the status, headers and body last PUT to
   `/_bench/raw` (a JSON object: status, headers as [name, value] pairs, body in base64), so a
@@ -25,19 +26,22 @@ from starlette.applications import Starlette
 from starlette.types import Message, Receive, Scope, Send
 
 from pitstop.app import create_app
-from pitstop.availability.gate import Gate
+from pitstop.availability.gate import Gate, GatedStarlette
 from pitstop.settings import load_settings
 
 gated = create_app(load_settings())
+if not isinstance(gated, GatedStarlette) or gated.gate is None or gated.gate.cls is not Gate:
+    raise SystemExit("bench/gate_app.py: create_app no longer puts the Gate in front")
+if any(m.cls is Gate for m in gated.user_middleware):
+    raise SystemExit("bench/gate_app.py: create_app installs a second Gate")
+# Plain Starlette: the same stack as behind the gate (GatedStarlette.gate), without it.
 bare = Starlette(
     routes=gated.router.routes,
-    middleware=[m for m in gated.user_middleware if m.cls is not Gate],
+    middleware=gated.user_middleware,
     exception_handlers=gated.exception_handlers,
 )  # no lifespan of its own: the gated app's starts and stops the shared runtime
 bare.state.runtime = gated.state.runtime
 bare.state.draining = False
-if len(bare.user_middleware) != len(gated.user_middleware) - 1:
-    raise SystemExit("bench/gate_app.py: create_app no longer installs exactly one Gate")
 
 _start: Message = {"type": "http.response.start", "status": 500, "headers": []}
 _body: Message = {"type": "http.response.body", "body": b"PUT the answer to /_bench/raw first"}

@@ -11,7 +11,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 
+import asyncpg
 import pytest
+from sqlalchemy.engine import make_url
 
 from pitstop.availability.changes import ChangeFeed, NoFeed, PostgresFeed, RedisFeed
 from pitstop.availability.state import MaintenanceState
@@ -107,6 +109,32 @@ async def test_redis_carries_a_change_without_polling(database_url: str) -> None
         process(database_url, RedisFeed(url), poll=HOUR) as b,
     ):
         await asyncio.sleep(0.3)  # b is subscribed
+        await _start_a_window(a)
+        await _sees_it(b)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_changes_still_arrive_after_the_database_drops_every_connection(
+    database_url: str,
+) -> None:
+    """Each process reads on a connection it keeps open: one the database has dropped (a
+    restart, a failover) must be replaced, not keep the process blind."""
+    async with (
+        process(database_url, NoFeed(), poll=HOUR) as a,
+        process(database_url, NoFeed(), poll=0.05) as b,
+    ):
+        await asyncio.sleep(0.3)  # b has polled: its reading connection is open
+        name = make_url(database_url).database
+        admin = await asyncpg.connect(database_url)
+        try:
+            killed = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = $1 AND pid <> pg_backend_pid()",
+                name,
+            )
+        finally:
+            await admin.close()
+        assert killed >= 1
         await _start_a_window(a)
         await _sees_it(b)
 

@@ -9,8 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from pitstop.app import create_app
+from pitstop.availability import answer
 from pitstop.clock import ManualClock
 from pitstop.settings import Settings
 from tests.world import Account, World
@@ -171,6 +175,82 @@ async def test_operators_pass_the_gate_and_are_told_so(
     ada = await world.account("ada@example.com")
     async with world.client(ada.token) as owner:
         assert (await owner.get("/api/1/products")).status_code == 503
+
+
+async def test_a_revoked_operator_token_no_longer_passes(world: World, clock: ManualClock) -> None:
+    operator = await world.account("ops2@example.com", role="operator")
+    await _closed_now(world, clock, operator.token)
+    async with world.client(operator.token) as ops:
+        through = await ops.get("/api/1/products")
+        assert through.status_code == 200 and through.headers["pitstop-maintenance-bypass"] == "1"
+        await world.rt.tokens.revoke(raw=operator.token)
+        refused = await ops.get("/api/1/products")
+    assert refused.status_code == 503 and "pitstop-maintenance-bypass" not in refused.headers
+    # Revoked by id (the console's way) rather than by value: the same.
+    again = await world.rt.tokens.issue(operator.user, client_id="tests")
+    async with world.client(again.access_token) as ops:
+        assert (await ops.get("/api/1/products")).status_code == 200
+        infos = [t for t in await world.rt.tokens.list(operator.user.id) if t.revoked_at is None]
+        assert len(infos) == 1
+        await world.rt.tokens.revoke(token_id=infos[0].id)
+        assert (await ops.get("/api/1/products")).status_code == 503
+
+
+async def test_retry_after_is_steady_per_client_and_spread_between_clients(
+    world: World, clock: ManualClock, ops: httpx.AsyncClient
+) -> None:
+    await _schedule(ops, clock, in_minutes=0, minutes=30)
+    await _closed(world, clock, "vehicle_data")
+    seen: dict[str, set[int]] = {}
+    for i in range(40):
+        client = f"not-a-token-{i}"
+        async with world.client(client) as http:
+            for _ in range(2):  # the clock stands still: the same client, the same answer
+                r = await http.get("/api/1/products")
+                assert r.status_code == 503 and r.headers["cache-control"] == "no-store"
+                seen.setdefault(client, set()).add(int(r.headers["retry-after"]))
+    assert all(len(values) == 1 for values in seen.values())
+    values = {v for both in seen.values() for v in both}
+    assert min(values) >= 29 * 60 and max(values) <= 30 * 60 + 60
+    assert len(values) > 5  # clients are not all told the same second
+
+
+async def test_failures_behind_and_in_the_gate_are_clean_500s(
+    world: World, clock: ManualClock, ops: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def boom(request: Request) -> Response:
+        raise RuntimeError("a bug in a route")
+
+    # A failing route under a gated prefix: the gate is in front, Starlette's error middleware
+    # behind it still turns the error into its 500, and the gate's notice header is added.
+    world.app.router.routes.insert(0, Route("/api/1/service/boom", boom))
+    window = await _schedule(ops, clock, in_minutes=30, components=["service"])
+    async with world.client() as http:
+        failed = await http.get("/api/1/service/boom")
+    assert failed.status_code == 500 and failed.text == "Internal Server Error"
+    assert failed.headers["pitstop-maintenance-next"].endswith(f"id={window['id']}")
+
+    # The gate's own answer failing (here: its body cannot be built) is a 500 too, and the
+    # next request, once it can be built, is the usual 503.
+    await _until_status(world, clock, window["id"], "in_progress", 30 * 60)
+
+    def broken(*args: object) -> bytes:
+        raise RuntimeError("a bug in the gate")
+
+    monkeypatch.setattr(answer, "body", broken)
+    async with world.client() as http:
+        failed = await http.get("/api/1/service/centers")
+        assert failed.status_code == 500 and failed.text == "Internal Server Error"
+        monkeypatch.undo()
+        recovered = await http.get("/api/1/service/centers")
+    assert recovered.status_code == 503 and recovered.json()["error"] == "server_maintenance"
+
+
+async def _closed_now(world: World, clock: ManualClock, operator_token: str) -> None:
+    """A window of the whole service, started now."""
+    async with world.client(operator_token) as ops:
+        await _schedule(ops, clock, in_minutes=0)
+    await _closed(world, clock, "vehicle_data")
 
 
 async def test_read_only_serves_reads_and_refuses_writes(

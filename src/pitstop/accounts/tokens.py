@@ -24,6 +24,9 @@ from pitstop.clock import Clock
 from pitstop.db.tables import auth_codes, tokens, users
 from pitstop.responses import ApiError
 
+#: How many raw tokens `Tokens.cached` remembers the hash of.
+HASH_MEMO_SIZE = 20_000
+
 
 def token_hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
@@ -94,6 +97,12 @@ class Tokens:
         self.cache_ttl = cache_ttl
         #: token hash -> (principal, checked until, usable until: the earlier of that and expiry)
         self._cache: dict[str, tuple[Principal, float, float]] = {}
+        #: raw token -> its token_hash, for the tokens seen lately: `cached` is on the path of
+        #: every request the fast paths answer (the gate's operator check, vehicle_data), and a
+        #: sha256 of a JWT costs more than the rest of such a check. Only a memo of a pure
+        #: function: whether the token is valid is still `_cache`'s business, so revoking needs
+        #: nothing here. Bounded: cleared whole when full, like `_cache`.
+        self._hashes: dict[str, str] = {}
 
     # --- issuing ---------------------------------------------------------------------------
 
@@ -179,12 +188,18 @@ class Tokens:
 
     # --- checking --------------------------------------------------------------------------
 
-    def cached(self, raw: str) -> Principal | None:
+    def cached(self, raw: str, now: float | None = None) -> Principal | None:
         """The principal behind an access token that `authenticate` checked less than
         `cache_ttl` seconds ago and that has not expired since; None for anything else (unknown,
-        revoked, expired, or not checked lately: ask `authenticate`, which says why). No I/O."""
-        hit = self._cache.get(token_hash(raw))
-        if hit is None or hit[2] <= self.clock.timestamp():
+        revoked, expired, or not checked lately: ask `authenticate`, which says why). No I/O.
+        `now`: the clock's timestamp, if the caller has just read it."""
+        key = self._hashes.get(raw)
+        if key is None:
+            if len(self._hashes) >= HASH_MEMO_SIZE:
+                self._hashes.clear()
+            key = self._hashes[raw] = token_hash(raw)
+        hit = self._cache.get(key)
+        if hit is None or hit[2] <= (self.clock.timestamp() if now is None else now):
             return None
         return hit[0]
 

@@ -8,9 +8,9 @@ clients, RFC 9457 problem details when asked for, an HTML page with a countdown 
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from math import ceil
 from typing import Any
 
 import msgspec
@@ -43,9 +43,17 @@ class RetryPolicy:
 
     def seconds_for(self, wait: float, seed: int) -> int:
         """`seconds` for the client whose `client_seed` is `seed`."""
-        spread_max = max(1, min(self.jitter, int(wait / 5)))
-        spread = seed % (spread_max + 1)
-        return max(self.floor, min(self.cap, math.ceil(wait) + spread))
+        # max(1, min(jitter, wait / 5)) and max(floor, min(cap, ...)) spelled as comparisons:
+        # the same numbers, at half the cost of the builtins on the gate's hottest path.
+        spread_max = int(wait / 5)
+        if spread_max > self.jitter:
+            spread_max = self.jitter
+        if spread_max < 1:
+            spread_max = 1
+        seconds = ceil(wait) + seed % (spread_max + 1)
+        if seconds > self.cap:
+            seconds = self.cap
+        return self.floor if seconds < self.floor else seconds
 
 
 def client_seed(client: str) -> int:

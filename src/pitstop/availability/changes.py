@@ -1,8 +1,8 @@
 """How a change to maintenance state reaches every server process quickly.
 
-Polling the database (every second) always runs and is enough on its own; a change feed makes
-it near-instant: PostgreSQL LISTEN/NOTIFY when the database is PostgreSQL, or Redis pub/sub when
-`PITSTOP_REDIS_URL` is set. A feed only says "something changed": each process then re-reads the
+Polling the database (every `maintenance_poll_interval`, 0.5 s by default) always runs and is
+enough on its own; a change feed makes it near-instant: PostgreSQL LISTEN/NOTIFY when the
+database is PostgreSQL, or Redis pub/sub when `PITSTOP_REDIS_URL` is set. A feed only says "something changed": each process then re-reads the
 windows from the database, which stays the one source of truth.
 """
 

@@ -10,6 +10,8 @@ import hashlib
 import hmac
 from collections.abc import Callable
 
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pitstop.accounts.tokens import Tokens
@@ -88,6 +90,20 @@ def _cookie(raw: bytes | None, name: str) -> str | None:
     return None
 
 
+#: Bounds of the gate's memos, each cleared whole when full. A client takes about 1 KB (its
+#: Authorization header, token and seed), so 20,000 of them about 20 MB.
+WINDOWS_KEPT = 100
+ANSWERS_KEPT = 1000
+STARTS_KEPT = 256
+PATHS_KEPT = 10_000
+CLIENTS_KEPT = 20_000
+
+
+#: What a window's 503 bodies differ by: overrunning, kind (JSON, problem, HTML), the Host and
+#: scheme the status URL is made of (None with a public URL), the problem's `instance` path.
+_AnswerKey = tuple[bool, bytes, bytes | None, object, str]
+
+
 class _Asked:
     """The request headers the closed path reads (the first of each), found in one pass."""
 
@@ -102,28 +118,71 @@ class _Asked:
         for name, value in scope["headers"]:
             if name == b"authorization":
                 if self.authorization is None:
-                    self.authorization = bytes(value)
+                    self.authorization = value
             elif name == b"cookie":
                 if self.cookie is None:
-                    self.cookie = bytes(value)
+                    self.cookie = value
             elif name == b"accept":
                 if self.accept is None:
-                    self.accept = bytes(value)
+                    self.accept = value
             elif name == b"host":
                 if self.host is None:
-                    self.host = bytes(value)
+                    self.host = value
             elif name == b"user-agent" and self.user_agent is None:
-                self.user_agent = bytes(value)
+                self.user_agent = value
 
-    def client_key(self, scope: Scope) -> str:
-        """Who is asking, for the Retry-After spread: the token, else address and user agent."""
-        if self.authorization:
-            return self.authorization.decode("latin-1")
-        client = scope.get("client")
-        return f"{client[0] if client else ''}|{(self.user_agent or b'').decode('latin-1')}"
+
+class _Client:
+    """What the gate works out once per client rather than once per request."""
+
+    __slots__ = ("seed", "token")
+
+    def __init__(self, key: str, token: str | None) -> None:
+        #: `answer.client_seed` of the client's key: its place in the Retry-After spread.
+        self.seed = answer.client_seed(key)
+        #: The bearer token, if the client sent one (kept as one str object, whose hash Python
+        #: caches, so the token cache's lookups cost no rehashing).
+        self.token = token
+
+
+class _Answer:
+    """One 503 body, ready to send, and its start messages by Retry-After value."""
+
+    __slots__ = ("body", "kind", "payload", "starts", "wait")
+
+    def __init__(self, kind: bytes, cause: answer.Unavailable, payload: bytes) -> None:
+        #: How long to wait for an overrunning window (else: until the window's end).
+        self.wait = cause.wait
+        self.kind = kind
+        self.payload = payload
+        self.body: Message = {"type": "http.response.body", "body": payload}
+        #: Retry-After -> the `http.response.start` message. ASGI servers read messages, never
+        #: change them, so one per value is shared by every request (uvicorn copies the
+        #: headers). At any one time about `RetryPolicy.jitter` values are in use.
+        self.starts: dict[int, Message] = {}
+
+    def start(self, retry_after: int) -> Message:
+        message = self.starts.get(retry_after)
+        if message is None:
+            if len(self.starts) >= STARTS_KEPT:
+                self.starts.clear()
+            message = self.starts[retry_after] = {
+                "type": "http.response.start",
+                "status": 503,
+                "headers": answer.headers(self.kind, retry_after, len(self.payload)),
+            }
+        return message
 
 
 class Gate:
+    """Answers 503 for what a window in force takes down; marks or announces the rest.
+
+    `create_app` puts it in front of everything of Starlette's own (see `GatedStarlette`), so
+    that a client refused during a window costs little more than a raw ASGI answer: its 503 is
+    sent from memos (the body per window and language, the start message per Retry-After, the
+    client's jitter seed and parsed token), with no I/O for a token checked lately.
+    """
+
     def __init__(
         self,
         app: ASGIApp,
@@ -144,69 +203,169 @@ class Gate:
         self.retry = retry or answer.RetryPolicy()
         self.public_url = public_url.rstrip("/")
         self.classify = classify
-        self._bodies: dict[
-            tuple[int, int, bool, bytes, tuple[bytes | None, object] | None, str],
-            tuple[answer.Unavailable, bytes],
-        ] = {}
-        #: hash of a client key -> its answer.client_seed (no raw tokens kept; a collision,
-        #: one in 2**64, would only move a client within the Retry-After spread)
-        self._seeds: dict[int, int] = {}
+        #: path -> its component (or None: never gated).
+        self._components: dict[str, str | None] = {}
+        #: Authorization header (or address and user agent) -> what is known of that client.
+        #: It holds raw tokens, as the token cache's own memo does; bounded like it.
+        self._clients: dict[object, _Client] = {}
+        #: (window id, version) -> that window's answers, by what makes them differ.
+        self._answers: dict[tuple[int, int], dict[_AnswerKey, _Answer]] = {}
+        #: The window last answered for, its expected end as a timestamp, and its answers
+        #: (windows are immutable and replaced on change, so identity says all still hold).
+        self._window: MaintenanceWindow | None = None
+        self._end_ts = 0.0
+        self._window_answers: dict[_AnswerKey, _Answer] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         snapshot = self.state.snapshot
-        if scope["type"] not in ("http", "websocket") or not (snapshot.closed or snapshot.upcoming):
+        if not (snapshot.closed or snapshot.upcoming) or scope["type"] not in ("http", "websocket"):
             # Nothing to gate and nothing to announce (no window in force or scheduled): the
             # usual case, passed on with no further look at the request.
             await self.app(scope, receive, send)
             return
-        component = self.classify(scope["path"])
+        path: str = scope["path"]
+        try:
+            component = self._components[path]
+        except KeyError:
+            component = self._classify(path)
         if component is None:
             await self.app(scope, receive, send)
             return
-        window = self.state.closing(component)
-        if (
-            window is not None
-            and window.mode == "read_only"
-            and scope.get("method", "GET") in SAFE_METHODS
+        window = snapshot.closed.get(component)
+        if window is None or (
+            window.mode == "read_only" and scope.get("method", "GET") in SAFE_METHODS
         ):
+            await self._let_through(scope, receive, send, component, window)
+            return
+
+        # Closed. From here on runs for every request refused during a window, so it is
+        # written out rather than split into helpers (a Python call costs about as much as a
+        # line here; bench/gate_503_breakdown.py), and reads only memos unless something is
+        # new: a client, a window, an Accept, a Host, a Retry-After value.
+        asked = _Asked(scope)
+        auth = asked.authorization
+        client = self._clients.get(auth) if auth is not None else None
+        if client is None:
+            client = self._client(scope, asked)
+        now_ts = self.clock.timestamp()
+        token = client.token
+        may_pass: bool | None = False
+        if asked.cookie is not None:
+            may_pass = self._may_bypass(asked, client, now_ts)
+        elif token is not None:  # the usual caller: a token the token cache knows
+            principal = self.tokens.cached(token, now_ts)
+            may_pass = None if principal is None else principal.is_operator
+        if may_pass is None:  # a token not checked lately: ask the database
+            may_pass = await self._operator(token)
+        if may_pass:
+            await self.app(scope, receive, _with_header(send, BYPASS_HEADER))
+            return
+        if window is not self._window:
+            self._switch(window)
+        end_ts = self._end_ts
+        overrun = now_ts >= end_ts
+        accept = asked.accept
+        kind = answer.JSON if accept is None else answer.wants_for(accept, path)
+        # What the body depends on: the status URL is made of the Host and scheme unless a
+        # public URL is set, and a problem+json body names the path it answers (`instance`).
+        key: _AnswerKey = (
+            overrun,
+            kind,
+            None if self.public_url else asked.host,
+            None if self.public_url else scope.get("scheme"),
+            path if kind == answer.PROBLEM else "",
+        )
+        cached = self._window_answers.get(key)
+        if cached is None:
+            cached = self._new_answer(key, window, path)
+        # An overrunning window's body says to check back soon (cause.wait); else until its end.
+        retry_after = self.retry.seconds_for(
+            cached.wait if overrun else end_ts - now_ts, client.seed
+        )
+        start = cached.starts.get(retry_after)
+        if start is None:
+            start = cached.start(retry_after)
+        if scope["type"] == "http":
+            await send(start)
+            await send(cached.body)
+        else:
+            await _refuse_websocket(scope, receive, send, start["headers"], cached.payload)
+
+    async def _let_through(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        component: str,
+        window: MaintenanceWindow | None,
+    ) -> None:
+        """Pass on a request its component's window (if any) does not refuse: a read in
+        read-only mode, marked so; or one a coming window is announced on."""
+        if window is not None:
             # Served from last-known state; the header lets apps say so, and until when.
             scope["pitstop.read_only"] = window
             send = _with_header(send, _read_only_header(window))
-            window = None
-        if window is None:
-            snapshot_has_notices = bool(self.state.snapshot.upcoming)
-            notice = (
-                self.state.notice(component, self.clock.now()) if snapshot_has_notices else None
-            )
-            if notice is None or scope["type"] != "http":
-                await self.app(scope, receive, send)
-            else:
-                await self.app(scope, receive, _with_header(send, _notice_header(notice)))
-            return
-        asked = _Asked(scope)
-        if await self._may_bypass(asked):
-            await self.app(scope, receive, _with_header(send, BYPASS_HEADER))
-            return
-        await self._unavailable(scope, receive, send, window, asked)
+        notice = (
+            self.state.notice(component, self.clock.now()) if self.state.snapshot.upcoming else None
+        )
+        if notice is None or scope["type"] != "http":
+            await self.app(scope, receive, send)
+        else:
+            await self.app(scope, receive, _with_header(send, _notice_header(notice)))
 
-    async def _may_bypass(self, asked: _Asked) -> bool:
-        cookie = _cookie(asked.cookie, BYPASS_COOKIE)
-        if cookie is not None and self.bypass.valid(cookie, self.clock.timestamp()):
-            return True
+    def _classify(self, path: str) -> str | None:
+        """`classify`, remembered per path: a dictionary hit costs half the string tests."""
+        if len(self._components) >= PATHS_KEPT:
+            self._components.clear()
+        component = self._components[path] = self.classify(path)
+        return component
+
+    def _client(self, scope: Scope, asked: _Asked) -> _Client:
+        """Who is asking, for the Retry-After spread: the token, else address and user agent."""
         auth = asked.authorization
-        if auth is None or not auth.lower().startswith(b"bearer "):
-            return False
-        token = auth[7:].decode("latin-1").strip()
-        principal = self.tokens.cached(token)  # no I/O for a token checked lately
-        if principal is None:
-            try:
-                principal = await self.tokens.authenticate(token)
-            except Exception:
-                return False
-        return principal.is_operator
+        if auth is not None:
+            found = self._clients.get(auth)
+            if found is None:
+                token = None
+                if auth[:7].lower() == b"bearer ":
+                    token = auth[7:].decode("latin-1").strip()
+                found = self._remember(bytes(auth), auth.decode("latin-1"), token)
+            return found
+        address = scope.get("client")
+        ip = address[0] if address else ""
+        key = (ip, asked.user_agent)
+        found = self._clients.get(key)
+        if found is None:
+            found = self._remember(key, f"{ip}|{(asked.user_agent or b'').decode('latin-1')}", None)
+        return found
 
-    def status_url(self, scope: Scope) -> str:
-        return self._status_url(_header(scope, b"host"), scope.get("scheme"))
+    def _remember(self, key: object, client_key: str, token: str | None) -> _Client:
+        if len(self._clients) >= CLIENTS_KEPT:
+            self._clients.clear()
+        found = self._clients[key] = _Client(client_key, token)
+        return found
+
+    def _may_bypass(self, asked: _Asked, client: _Client, now_ts: float) -> bool | None:
+        """Whether the caller may pass: a valid bypass cookie, or an operator's token the token
+        cache vouches for; None when only the database can tell (see `_operator`)."""
+        if asked.cookie is not None:
+            cookie = _cookie(asked.cookie, BYPASS_COOKIE)
+            if cookie is not None and self.bypass.valid(cookie, now_ts):
+                return True
+        token = client.token
+        if token is None:
+            return False
+        principal = self.tokens.cached(token, now_ts)  # no I/O for a token checked lately
+        return None if principal is None else principal.is_operator
+
+    async def _operator(self, token: str | None) -> bool:
+        if token is None:
+            return False
+        try:
+            principal = await self.tokens.authenticate(token)
+        except Exception:
+            return False
+        return principal.is_operator
 
     def _status_url(self, host: bytes | None, scheme: object) -> str:
         if self.public_url:
@@ -214,47 +373,59 @@ class Gate:
         shown = (host or b"localhost").decode("latin-1")
         return f"{'https' if scheme in ('https', 'wss') else 'http'}://{shown}/status"
 
-    async def _unavailable(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        window: MaintenanceWindow,
-        asked: _Asked,
-    ) -> None:
-        now_ts = self.clock.timestamp()
-        end_ts = window.expected_end.timestamp()
-        overrun = now_ts >= end_ts
-        kind = answer.wants_for(asked.accept or b"", scope.get("path", ""))
-        scheme = scope.get("scheme")
-        # What the status URL is made of, rather than the URL: built only when a body is.
-        where = None if self.public_url else (asked.host, scheme)
-        # A problem+json body names the path it answers (`instance`): cache it per path.
-        path: str = scope.get("path", "") if kind == answer.PROBLEM else ""
-        key = (window.id, window.version, overrun, kind, where, path)
-        cached = self._bodies.get(key)
-        if cached is None:
-            status_url = self._status_url(asked.host, scheme)
-            cause = answer.for_window(window, self.clock.now(), status_url, self.retry)
-            if len(self._bodies) > 1000:
-                self._bodies.clear()
-            cached = self._bodies[key] = (cause, answer.body(kind, cause, scope["path"]))
-        cause, payload = cached
-        # An overrunning window's body says to check back soon (cause.wait); else until its end.
-        wait = cause.wait if overrun else end_ts - now_ts
-        client = asked.client_key(scope)
-        seed = self._seeds.get(hash(client))
-        if seed is None:
-            if len(self._seeds) > 100_000:
-                self._seeds.clear()
-            seed = self._seeds[hash(client)] = answer.client_seed(client)
-        retry_after = self.retry.seconds_for(wait, seed)
-        headers = answer.headers(kind, retry_after, len(payload))
-        if scope["type"] == "websocket":
-            await _refuse_websocket(scope, receive, send, headers, payload)
-            return
-        await send({"type": "http.response.start", "status": 503, "headers": headers})
-        await send({"type": "http.response.body", "body": payload})
+    def _switch(self, window: MaintenanceWindow) -> None:
+        """Make `window` the one whose end and answers are at hand."""
+        self._window, self._end_ts = window, window.expected_end.timestamp()
+        answers = self._answers.get((window.id, window.version))
+        if answers is None:
+            if len(self._answers) >= WINDOWS_KEPT:
+                self._answers.clear()
+            answers = self._answers[(window.id, window.version)] = {}
+        self._window_answers = answers
+
+    def _new_answer(self, key: _AnswerKey, window: MaintenanceWindow, path: str) -> _Answer:
+        _, kind, host, scheme, _ = key
+        status_url = self._status_url(host, scheme)
+        cause = answer.for_window(window, self.clock.now(), status_url, self.retry)
+        if len(self._window_answers) >= ANSWERS_KEPT:
+            self._window_answers.clear()
+        made = self._window_answers[key] = _Answer(kind, cause, answer.body(kind, cause, path))
+        return made
+
+
+class GatedStarlette(Starlette):
+    """Starlette whose `__call__` hands every request to the gate first.
+
+    Starlette puts its own `ServerErrorMiddleware` outermost, and a middleware given to it goes
+    inside that, so every request would pay for Starlette's `__call__`, the error middleware
+    and its `send` wrapper before the gate could refuse it: during a window of the whole
+    service, about a third of the server's time per 503 (bench/gate_503.py). Here the gate is
+    the first thing called, so a refused client costs little more than a raw ASGI answer; what
+    the gate lets through goes on to Starlette's own `__call__` and its whole stack, so errors
+    raised by routes and by the middlewares behind the gate are answered as ever.
+
+    `create_app` sets `gate`, given as Starlette's middlewares are; with None this is plain
+    Starlette. Like Starlette's stack, the gate is built at the first request.
+    """
+
+    #: The pure ASGI middleware to put in front of everything of Starlette's.
+    gate: Middleware | None = None
+    #: What `__call__` hands requests to: the gate, built around Starlette's own `__call__`.
+    front: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        front = self.front
+        if front is None:
+            front = self.front = self.build_front()
+        await front(scope, receive, send)
+
+    def build_front(self) -> ASGIApp:
+        inner = super().__call__  # Starlette's: sets scope["app"], then its middleware stack
+        if self.gate is None:
+            return inner
+        cls, args, kwargs = self.gate
+        front: ASGIApp = cls(inner, *args, **kwargs)
+        return front
 
 
 def _read_only_header(window: MaintenanceWindow) -> tuple[bytes, bytes]:

@@ -7,7 +7,9 @@ records the audit entry and the timeline update.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,6 +37,17 @@ class NotFound(LookupError):
     pass
 
 
+@dataclass
+class _Change:
+    """What a transition does to a window, if `where` still holds when it is applied."""
+
+    action: str  # started | finished | cancelled | extended | updated
+    message: str
+    where: list[sa.ColumnElement[bool]]
+    values: dict[str, Any]
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
 class WindowStore:
     def __init__(
         self, engine: AsyncEngine, clock: Clock, *, on_change: Changed | None = None
@@ -49,20 +62,41 @@ class WindowStore:
 
     # --- reading -----------------------------------------------------------------------------
 
-    async def get(self, window_id: int) -> MaintenanceWindow:
-        async with self.engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(maintenance_windows).where(maintenance_windows.c.id == window_id)
-                )
-            ).first()
-            if row is None:
-                raise NotFound(f"There is no maintenance window {window_id}.")
-            updates = await self._updates(conn, [window_id])
+    @contextlib.asynccontextmanager
+    async def reading(self, conn: AsyncConnection | None = None) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads: `conn` if given (a caller's own, kept open), else one from
+        the pool, in autocommit. Why autocommit: on PostgreSQL a read in a transaction costs a
+        BEGIN and a ROLLBACK, two more round trips that a loaded database makes slow, and these
+        reads are on the path of a change to every process (bench/propagation.py)."""
+        if conn is not None:
+            yield conn
+            return
+        async with self.engine.connect() as pooled:
+            yield await pooled.execution_options(isolation_level="AUTOCOMMIT")
+
+    async def get(self, window_id: int, conn: AsyncConnection | None = None) -> MaintenanceWindow:
+        async with self.reading(conn) as reader:
+            row = await self._row(reader, window_id)
+            updates = await self._updates(reader, [window_id])
         return _window(row, updates.get(window_id, []))
 
+    @staticmethod
+    async def _row(conn: AsyncConnection, window_id: int) -> Any:
+        row = (
+            await conn.execute(
+                sa.select(maintenance_windows).where(maintenance_windows.c.id == window_id)
+            )
+        ).first()
+        if row is None:
+            raise NotFound(f"There is no maintenance window {window_id}.")
+        return row
+
     async def find(
-        self, *, statuses: Iterable[str] | None = None, ended_after: datetime | None = None
+        self,
+        *,
+        statuses: Iterable[str] | None = None,
+        ended_after: datetime | None = None,
+        conn: AsyncConnection | None = None,
     ) -> list[MaintenanceWindow]:
         query = sa.select(maintenance_windows).order_by(maintenance_windows.c.starts_at)
         if statuses is not None:
@@ -74,19 +108,19 @@ class WindowStore:
                     maintenance_windows.c.ended_at >= ended_after,
                 )
             )
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-            updates = await self._updates(conn, [r.id for r in rows])
+        async with self.reading(conn) as reader:
+            rows = (await reader.execute(query)).all()
+            updates = await self._updates(reader, [r.id for r in rows])
         return [_window(r, updates.get(r.id, [])) for r in rows]
 
-    async def active(self) -> list[MaintenanceWindow]:
-        return await self.find(statuses=w.ACTIVE)
+    async def active(self, conn: AsyncConnection | None = None) -> list[MaintenanceWindow]:
+        return await self.find(statuses=w.ACTIVE, conn=conn)
 
-    async def fingerprint(self) -> tuple[int, int]:
+    async def fingerprint(self, conn: AsyncConnection | None = None) -> tuple[int, int]:
         """Changes whenever any window changes: (count, sum of versions). Cheap to poll."""
-        async with self.engine.connect() as conn:
+        async with self.reading(conn) as reader:
             row = (
-                await conn.execute(
+                await reader.execute(
                     sa.select(
                         sa.func.count(maintenance_windows.c.id),
                         sa.func.coalesce(sa.func.sum(maintenance_windows.c.version), 0),
@@ -114,7 +148,7 @@ class WindowStore:
         return out
 
     async def audit(self, window_id: int) -> list[dict[str, Any]]:
-        async with self.engine.connect() as conn:
+        async with self.reading() as conn:
             rows = (
                 await conn.execute(
                     sa.select(audit_log)
@@ -230,28 +264,29 @@ class WindowStore:
         return int(window_id)
 
     async def _transition(
-        self,
-        window: MaintenanceWindow,
-        *,
-        actor: str,
-        action: str,
-        message: str,
-        where: list[sa.ColumnElement[bool]],
-        values: dict[str, Any],
-        detail: dict[str, Any] | None = None,
+        self, window_id: int, actor: str, plan: Callable[[MaintenanceWindow], _Change | None]
     ) -> MaintenanceWindow | None:
-        """Apply one change if `where` still holds; None if another process got there first."""
+        """Apply the change `plan` makes of the window as it is now, if its conditions still
+        hold; None if `plan` declines or another process got there first.
+
+        The window is read in the same transaction as it is changed: on PostgreSQL a separate
+        read cost a pool checkout (a ping, itself three round trips) and a BEGIN and ROLLBACK,
+        all before the change could commit and reach the other processes."""
         now = self.clock.now()
         async with self.engine.begin() as conn:
+            window = _window(await self._row(conn, window_id))
+            change = plan(window)
+            if change is None:
+                return None
             result = await conn.execute(
                 maintenance_windows.update()
-                .where(maintenance_windows.c.id == window.id, *where)
-                .values(**values, updated_at=now, version=maintenance_windows.c.version + 1)
+                .where(maintenance_windows.c.id == window.id, *change.where)
+                .values(**change.values, updated_at=now, version=maintenance_windows.c.version + 1)
             )
             if not result.rowcount:
                 return None
-            await self._record(conn, window.id, actor, action, message, detail or {})
-            if action in ("finished", "cancelled"):
+            await self._record(conn, window.id, actor, change.action, change.message, change.detail)
+            if change.action in ("finished", "cancelled"):
                 following = w.next_occurrence(window)
                 if following is not None:
                     draft = msgspec.structs.replace(
@@ -269,58 +304,59 @@ class WindowStore:
         """Start a window: early by an operator, or on time by the scheduler (`due_by`).
 
         The scheduler gets None, not an error, when another process has started it already."""
-        window = await self.get(window_id)
-        if due_by is not None and window.status != w.SCHEDULED:
-            return None
-        w.can_start(window)
-        where = [maintenance_windows.c.status == w.SCHEDULED]
-        if due_by is not None:
-            where.append(maintenance_windows.c.starts_at <= due_by)
-        now = self.clock.now()
-        values: dict[str, Any] = {"status": w.IN_PROGRESS, "started_at": now}
-        text = "Maintenance has started."
-        if due_by is None and now < window.starts_at:
-            # Started early: keep the planned length.
-            values["expected_end"] = now + (window.expected_end - window.starts_at)
-            values["starts_at"] = now
-            text = "Maintenance has started early."
-        return await self._transition(
-            window, actor=actor, action="started", message=text, where=where, values=values
-        )
+
+        def plan(window: MaintenanceWindow) -> _Change | None:
+            if due_by is not None and window.status != w.SCHEDULED:
+                return None
+            w.can_start(window)
+            where = [maintenance_windows.c.status == w.SCHEDULED]
+            if due_by is not None:
+                where.append(maintenance_windows.c.starts_at <= due_by)
+            now = self.clock.now()
+            values: dict[str, Any] = {"status": w.IN_PROGRESS, "started_at": now}
+            text = "Maintenance has started."
+            if due_by is None and now < window.starts_at:
+                # Started early: keep the planned length.
+                values["expected_end"] = now + (window.expected_end - window.starts_at)
+                values["starts_at"] = now
+                text = "Maintenance has started early."
+            return _Change("started", text, where, values)
+
+        return await self._transition(window_id, actor, plan)
 
     async def finish(
         self, window_id: int, actor: str, *, message: str = "", due_by: datetime | None = None
     ) -> MaintenanceWindow | None:
-        window = await self.get(window_id)
-        if due_by is not None and window.status != w.IN_PROGRESS:
-            return None  # another process finished it already
-        w.can_finish(window)
-        where = [maintenance_windows.c.status == w.IN_PROGRESS]
-        if due_by is not None:
-            where += [
-                maintenance_windows.c.expected_end <= due_by,
-                maintenance_windows.c.auto_finish.is_(True),
-            ]
-        return await self._transition(
-            window,
-            actor=actor,
-            action="finished",
-            message=message or "Maintenance is complete: Pitstop is back.",
-            where=where,
-            values={"status": w.COMPLETED, "ended_at": self.clock.now()},
-        )
+        def plan(window: MaintenanceWindow) -> _Change | None:
+            if due_by is not None and window.status != w.IN_PROGRESS:
+                return None  # another process finished it already
+            w.can_finish(window)
+            where = [maintenance_windows.c.status == w.IN_PROGRESS]
+            if due_by is not None:
+                where += [
+                    maintenance_windows.c.expected_end <= due_by,
+                    maintenance_windows.c.auto_finish.is_(True),
+                ]
+            return _Change(
+                "finished",
+                message or "Maintenance is complete: Pitstop is back.",
+                where,
+                {"status": w.COMPLETED, "ended_at": self.clock.now()},
+            )
+
+        return await self._transition(window_id, actor, plan)
 
     async def cancel(self, window_id: int, actor: str, *, message: str = "") -> MaintenanceWindow:
-        window = await self.get(window_id)
-        w.can_cancel(window)
-        done = await self._transition(
-            window,
-            actor=actor,
-            action="cancelled",
-            message=message or "This maintenance was cancelled.",
-            where=[maintenance_windows.c.status == w.SCHEDULED],
-            values={"status": w.CANCELLED, "ended_at": self.clock.now()},
-        )
+        def plan(window: MaintenanceWindow) -> _Change:
+            w.can_cancel(window)
+            return _Change(
+                "cancelled",
+                message or "This maintenance was cancelled.",
+                [maintenance_windows.c.status == w.SCHEDULED],
+                {"status": w.CANCELLED, "ended_at": self.clock.now()},
+            )
+
+        done = await self._transition(window_id, actor, plan)
         return done or await self._lost_race(window_id)
 
     async def extend(
@@ -328,36 +364,35 @@ class WindowStore:
     ) -> MaintenanceWindow:
         if minutes <= 0:
             raise WindowError("An extension must be a positive duration.", "minutes")
-        window = await self.get(window_id)
-        w.can_change(window, "extended")
-        new_end = window.expected_end + timedelta(minutes=minutes)
-        done = await self._transition(
-            window,
-            actor=actor,
-            action="extended",
-            message=message or f"Extended by {_minutes_text(minutes)}.",
-            where=[
-                maintenance_windows.c.status.in_(w.ACTIVE),
-                maintenance_windows.c.version == window.version,
-            ],
-            values={"expected_end": new_end},
-            detail={"minutes": minutes, "expected_end": new_end.isoformat()},
-        )
+
+        def plan(window: MaintenanceWindow) -> _Change:
+            w.can_change(window, "extended")
+            new_end = window.expected_end + timedelta(minutes=minutes)
+            return _Change(
+                "extended",
+                message or f"Extended by {_minutes_text(minutes)}.",
+                [
+                    maintenance_windows.c.status.in_(w.ACTIVE),
+                    maintenance_windows.c.version == window.version,
+                ],
+                {"expected_end": new_end},
+                {"minutes": minutes, "expected_end": new_end.isoformat()},
+            )
+
+        done = await self._transition(window_id, actor, plan)
         return done or await self._lost_race(window_id)
 
     async def post_update(self, window_id: int, message: str, actor: str) -> MaintenanceWindow:
         if not message.strip():
             raise WindowError("An update needs a message.", "message")
-        window = await self.get(window_id)
-        w.can_change(window, "updated")
-        done = await self._transition(
-            window,
-            actor=actor,
-            action="updated",
-            message=message.strip(),
-            where=[maintenance_windows.c.status.in_(w.ACTIVE)],
-            values={},
-        )
+
+        def plan(window: MaintenanceWindow) -> _Change:
+            w.can_change(window, "updated")
+            return _Change(
+                "updated", message.strip(), [maintenance_windows.c.status.in_(w.ACTIVE)], {}
+            )
+
+        done = await self._transition(window_id, actor, plan)
         return done or await self._lost_race(window_id)
 
     async def _lost_race(self, window_id: int) -> MaintenanceWindow:

@@ -24,7 +24,8 @@ Then it sends that body with the route's status and headers: 200, `content-lengt
 `content-type: application/json`. The first request of a token (or after the token cache
 expires), or after new telemetry, goes through the route, which fills the caches for the next.
 
-It must sit INSIDE the gate (`create_app` registers it after `Gate`): the gate has then already
+It must sit INSIDE the gate (the gate runs first, in `GatedStarlette.__call__`; this is one of
+Starlette's middlewares behind it): the gate has then already
 answered 503 for a window, and adds its headers (notice, bypass) to what is sent from here.
 """
 
