@@ -21,7 +21,7 @@ from pitstop.availability import health
 from pitstop.availability import routes as maintenance_routes
 from pitstop.availability.answer import RetryPolicy
 from pitstop.availability.changes import make_feed
-from pitstop.availability.gate import BypassSigner, Gate
+from pitstop.availability.gate import BypassSigner, Gate, GatedStarlette
 from pitstop.availability.outage import dependency_failed
 from pitstop.availability.scheduler import WindowScheduler
 from pitstop.availability.state import MaintenanceState
@@ -166,6 +166,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         clock=rt.clock,
         rules=rules_from(settings),
         interval=settings.alert_interval,
+        base_url=lambda: rt.notify.links.base_url,
     )
 
     @contextlib.asynccontextmanager
@@ -205,7 +206,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             await rt.maintenance.feed.close()
             await rt.engine.dispose()
 
-    app = Starlette(
+    app = GatedStarlette(
         routes=[
             *health.routes,
             *account_routes.routes,
@@ -219,18 +220,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             *web_app.routes,
             *admin_routes.routes,
         ],
-        middleware=[
-            Middleware(
-                Gate,
-                state=rt.maintenance,
-                clock=rt.clock,
-                tokens=rt.tokens,
-                bypass=rt.bypass,
-                retry=rt.retry_policy,
-                public_url=settings.public_url,
-            ),
-            Middleware(FastVehicleData, runtime=rt),  # inside the gate: see fleet/fast.py
-        ],
+        middleware=[Middleware(FastVehicleData, runtime=rt)],  # behind the gate: see fleet/fast.py
         exception_handlers={
             ApiError: api_error_handler,
             HTTPException: http_error_handler,
@@ -239,6 +229,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             TimeoutError: dependency_failed,
         },
         lifespan=lifespan,
+    )
+    # In front of Starlette's own stack, error middleware included: see GatedStarlette.
+    app.gate = Middleware(
+        Gate,
+        state=rt.maintenance,
+        clock=rt.clock,
+        tokens=rt.tokens,
+        bypass=rt.bypass,
+        retry=rt.retry_policy,
+        public_url=settings.public_url,
     )
     app.state.runtime = rt
     app.state.announcer = announcer

@@ -77,6 +77,16 @@ class Settings(msgspec.Struct, kw_only=True):
     notify_lease: float = 120.0
     notify_poll_interval: float = 1.0
     webhook_timeout: float = 10.0
+    #: Whether owners' webhooks may go to loopback, private and link-local addresses (the LAN,
+    #: this machine). Set false on a server shared by owners not trusted with its network.
+    webhook_allow_private: bool = True
+    #: Web Push: the server's VAPID private key (base64url of the 32-byte P-256 scalar; empty:
+    #: derived from the server secret, so every process sharing the secret shares it), the
+    #: contact push services see (a mailto: or https: URL; empty: mailto: the smtp_from
+    #: address), and how long a push service keeps a message for an offline browser, in seconds.
+    vapid_private_key: str = ""
+    vapid_subject: str = ""
+    push_ttl: int = 24 * 3600
     #: Health checks for the status page: how often they run, and how long a check must keep
     #: failing before the status page shows an outage by itself, in seconds.
     health_check_interval: float = 5.0

@@ -7,13 +7,14 @@ import contextlib
 import email
 import email.policy
 import socket
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, cast
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -30,23 +31,108 @@ MAX_ATTEMPTS = 4
 
 
 class SmtpSink:
-    """Accepts mail (or refuses it, as scripted) and keeps what it accepted."""
+    """Accepts mail (or refuses it, as scripted) and keeps what it accepted.
 
-    def __init__(self) -> None:
+    It offers PIPELINING (RFC 2920) as most mail servers do, unless `pipelining` is False;
+    aiosmtpd reads commands one by one either way, so pipelined clients work. With
+    `tls_context` it offers STARTTLS (and requires it); with `login` it requires AUTH.
+
+    Scripts give the answers to the next commands of a kind, in order, then 250: an SMTP
+    reply ("451 ..."), "drop" (the connection is cut without an answer) or "hang" (no
+    answer until `release` is set)."""
+
+    def __init__(
+        self,
+        *,
+        pipelining: bool = True,
+        tls_context: ssl.SSLContext | None = None,
+        login: tuple[str, str] | None = None,
+    ) -> None:
+        self.pipelining = pipelining
+        self.tls_context = tls_context
+        self.login = login
         self.messages: list[EmailMessage] = []
         self.envelopes: list[Envelope] = []
-        #: Answers to give to the next DATA commands, in order ("451 ..." refuses); then 250.
+        #: Answers at the end of the next DATA commands (after the message was read).
         self.script: list[str] = []
+        #: Answers to the next MAIL FROM and RCPT TO commands.
+        self.mail_script: list[str] = []
+        self.rcpt_script: list[str] = []
         self.refused = 0
+        #: Recipient -> the scripted answer their RCPT got (whichever connection it came on).
+        self.rcpt_refused: dict[str, str] = {}
+        #: Connections made to this server, the commands it read, sessions that went secure.
+        self.connections = 0
+        self.commands: list[str] = []
+        self.secure = 0
+        self.sessions: list[SMTP] = []
+        self.release = asyncio.Event()
         self.server: asyncio.Server | None = None
         self.port = 0
 
+    async def _scripted(self, script: list[str], server: SMTP) -> str | None:
+        """The scripted answer, if any (None: go on as normal)."""
+        if not script:
+            return None
+        answer = script.pop(0)
+        if answer == "drop":
+            assert server.transport is not None
+            cast(asyncio.Transport, server.transport).abort()
+            return "421 dropped"
+        if answer == "hang":
+            await self.release.wait()
+            return "451 4.3.0 too late"
+        if answer.startswith("250"):
+            return None
+        self.refused += 1
+        return answer
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        if server._tls_protocol is not None:
+            self.secure += 1
+        if self.pipelining:
+            responses.insert(1, "250-PIPELINING")
+        return responses
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        self.commands.append("MAIL")
+        answer = await self._scripted(self.mail_script, server)
+        if answer is not None:
+            return answer
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        self.commands.append("RCPT")
+        answer = await self._scripted(self.rcpt_script, server)
+        if answer is not None:
+            self.rcpt_refused[address] = answer
+            return answer
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_RSET(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.commands.append("RSET")
+        return "250 OK"
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        if self.script:
-            answer = self.script.pop(0)
-            if not answer.startswith("250"):
-                self.refused += 1
-                return answer
+        self.commands.append("DATA")
+        answer = await self._scripted(self.script, server)
+        if answer is not None:
+            return answer
         self.envelopes.append(envelope)
         raw = envelope.original_content or envelope.content
         assert isinstance(raw, bytes)
@@ -55,14 +141,44 @@ class SmtpSink:
         self.messages.append(message)
         return "250 Message accepted for delivery"
 
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = self.login is not None and (
+            isinstance(data, LoginPassword)
+            and (data.login.decode(), data.password.decode()) == self.login
+        )
+        return AuthResult(success=ok, handled=False)
+
+    def drop_all(self) -> None:
+        """Cut every open connection (as a server does with idle ones after a while)."""
+        for session in self.sessions:
+            if session.transport is not None:
+                cast(asyncio.Transport, session.transport).abort()
+
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self.server = await loop.create_server(
-            lambda: SMTP(self, hostname="sink.test"), "127.0.0.1", 0
-        )
+
+        def connected() -> SMTP:
+            self.connections += 1
+            options: dict[str, Any] = {}
+            if self.tls_context is not None:
+                options.update(tls_context=self.tls_context, require_starttls=True)
+            if self.login is not None:
+                options.update(
+                    authenticator=self._authenticate,
+                    auth_required=True,
+                    auth_require_tls=self.tls_context is not None,
+                )
+            session = SMTP(self, hostname="sink.test", **options)
+            self.sessions.append(session)
+            return session
+
+        self.server = await loop.create_server(connected, "127.0.0.1", 0)
         self.port = self.server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
+        self.release.set()
         if self.server is not None:
             self.server.close()
             with contextlib.suppress(Exception):

@@ -48,14 +48,14 @@ async def test_a_mail_has_html_and_text_a_stable_message_id_and_one_click_unsubs
         assert "vehicle_data" not in page.text  # people read the topic's description
         assert (await world.rt.notify.preferences.get(ada.user.id)).channels[
             "maintenance.vehicle_data"
-        ] == ["email", "feed"]  # looking at the page changed nothing
+        ] == ["email", "feed", "push"]  # looking at the page changed nothing
         done = await http.post(path, data={"List-Unsubscribe": "One-Click"})
         assert done.status_code == 200 and "no longer get email" in done.text
         forged = await http.post(path[:-3] + "abc")
         assert forged.status_code == 404
     prefs = await world.rt.notify.preferences.get(ada.user.id)
-    assert prefs.channels["maintenance.vehicle_data"] == ["feed"]
-    assert prefs.channels["maintenance.charging"] == ["email", "feed"]
+    assert prefs.channels["maintenance.vehicle_data"] == ["feed", "push"]
+    assert prefs.channels["maintenance.charging"] == ["email", "feed", "push"]
 
     # The next notification on that topic goes to the feed only.
     assert await notify(world, "window:8:announced", [ada.user.id]) == 1
@@ -132,3 +132,30 @@ async def test_a_name_cannot_add_headers_to_a_mail(world: World, smtp: SmtpSink)
     assert mail["Bcc"] is None
     assert [e.rcpt_tos for e in smtp.envelopes] == [["eve@example.com"]]
     assert mail["Subject"] == "Hi Bcc: x@example.com"
+
+
+async def test_each_mail_of_one_notification_carries_its_own_unsubscribe_link(
+    world: World, smtp: SmtpSink
+) -> None:
+    people = [
+        await world.rt.users.create(f"p{n}@example.com", "correct horse battery") for n in range(3)
+    ]
+    await notify(world, "three", [p.id for p in people], channels=["email"])
+    await world.eventually(lambda: len(smtp.messages) == 3)
+    links = {}
+    for mail in smtp.messages:
+        link = mail["List-Unsubscribe"].strip("<>")
+        text = mail.get_body(preferencelist=("plain",))
+        html = mail.get_body(preferencelist=("html",))
+        assert text is not None and html is not None
+        assert link in text.get_content() and link in html.get_content()
+        links[mail["To"].addresses[0].addr_spec] = link
+    assert len(set(links.values())) == 3
+    # One person's link unsubscribes that person, nobody else.
+    async with world.client() as http:
+        path = links["p1@example.com"].removeprefix("https://pitstop.test")
+        assert (await http.post(path, data={"List-Unsubscribe": "One-Click"})).status_code == 200
+    prefs = {p.email: await world.rt.notify.preferences.get(p.id) for p in people}
+    assert "email" not in prefs["p1@example.com"].channels["maintenance.vehicle_data"]
+    assert "email" in prefs["p0@example.com"].channels["maintenance.vehicle_data"]
+    assert "email" in prefs["p2@example.com"].channels["maintenance.vehicle_data"]

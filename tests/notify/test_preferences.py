@@ -18,10 +18,10 @@ async def test_defaults_are_email_and_feed_for_every_topic(world: World, ada: Ac
     prefs = r.json()["response"]
     assert prefs["timezone"] == "UTC"
     assert set(prefs["channels"]) == set(TOPICS)
-    assert prefs["channels"]["maintenance.charging"] == ["email", "feed"]
-    assert prefs["channels"]["alert.battery_low"] == ["email", "feed"]
+    assert prefs["channels"]["maintenance.charging"] == ["email", "feed", "push"]
+    assert prefs["channels"]["alert.battery_low"] == ["email", "feed", "push"]
     assert "maintenance.vehicle_link" not in prefs["channels"]
-    assert prefs["available_channels"] == ["email", "webhook", "feed"]
+    assert prefs["available_channels"] == ["email", "webhook", "feed", "push"]
     assert prefs["topics"]["alert.left_unlocked"] == "a car was left unlocked"
 
 
@@ -41,7 +41,7 @@ async def test_a_change_applies_to_the_topics_named_and_nothing_else(
     assert prefs["timezone"] == "Europe/Paris"
     assert prefs["channels"]["maintenance.vehicle_data"] == ["feed"]
     assert prefs["channels"]["alert.battery_low"] == []
-    assert prefs["channels"]["maintenance.charging"] == ["email", "feed"]
+    assert prefs["channels"]["maintenance.charging"] == ["email", "feed", "push"]
 
     bob = await world.account("bob@example.com")
     made = await notify(world, "two-users", [ada.user.id, bob.user.id])
@@ -88,7 +88,7 @@ async def test_an_invalid_change_says_what_is_wrong_and_changes_nothing(
         assert r.status_code == 422
         prefs = (await http.get("/api/1/notifications/preferences")).json()["response"]
     assert prefs["timezone"] == "UTC"
-    assert prefs["channels"]["maintenance.charging"] == ["email", "feed"]
+    assert prefs["channels"]["maintenance.charging"] == ["email", "feed", "push"]
 
 
 async def test_a_template_kind_is_rendered_in_each_recipients_time_zone(tmp_path: Path) -> None:

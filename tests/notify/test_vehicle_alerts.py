@@ -159,13 +159,17 @@ async def test_service_due_names_every_reason_once(
         model.set_tyre_pressure("fl", 2.1)
         model.set_service(distance_km=20_500, last_service_at=clock.now() - timedelta(days=400))
 
-    await world.car(ada, name="Grey", setup=worn)
+    car = await world.car(ada, name="Grey", setup=worn)
     (subject,) = await until_mails(clock, smtp, 1, within=600)
     assert subject == "Grey is due for service"
     body = text(smtp.messages[-1])
     assert "20500 km driven since its last service (service every 20000 km)" in body
     assert "400 days since its last service" in body
     assert "The front left tyre is at 2.1 bar, below 2.4 bar." in body
+    # It suggests booking, with a link to the app's booking screen for this car.
+    assert re.search(
+        rf"Book a service appointment now, .*: https?://\S+/app#service/book\?vin={car.vin} ", body
+    ), body
     await run_for(clock, 2 * 3600, step=1800)  # still due: not told again
     assert subjects(smtp) == [subject]
 

@@ -260,6 +260,23 @@ webhook_endpoints = sa.Table(
     sa.Column("updated_at", Timestamp(), nullable=False),
 )
 
+push_subscriptions = sa.Table(
+    "push_subscriptions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    # The browser's push service URL; one browser profile has one, so it names the device.
+    sa.Column("endpoint", sa.String(2000), nullable=False, unique=True),
+    # The browser's keys (base64url): its P-256 public key and the 16-byte auth secret.
+    sa.Column("p256dh", sa.String(100), nullable=False),
+    sa.Column("auth", sa.String(40), nullable=False),
+    # What the owner sees in the list of their devices, from the browser's User-Agent.
+    sa.Column("device", sa.String(200), nullable=False, server_default=""),
+    sa.Column("created_at", Timestamp(), nullable=False),
+    sa.Column("updated_at", Timestamp(), nullable=False),
+    sa.Column("last_delivered_at", Timestamp(), nullable=True),
+)
+
 # --- status ---------------------------------------------------------------------------------
 
 incidents = sa.Table(

@@ -10,17 +10,16 @@ subject=..., text=..., html=...)` (or `template=` and `data=`), see notifier.py.
     worker.py       claims due deliveries, renders, hands them to channels, records outcomes
     outcomes.py     the Channel interface and the three outcomes (delivered, retry, permanent)
     render.py       content per recipient: stored text, or a template kind (templates/)
-    email.py        SMTP channel (aiosmtplib): multipart, List-Unsubscribe, stable Message-ID
+    email.py        SMTP channel: multipart, List-Unsubscribe, stable Message-ID
+    smtp.py         pooled SMTP connections (aiosmtplib connects; PIPELINING sends)
     webhook.py      webhook channel (httpx), signed per Standard Webhooks (signing.py)
     endpoints.py    owners' webhook endpoints and secret rotation
+    push.py         Web Push channel (pywebpush encryption, httpx), signed with vapid.py
+    push_subscriptions.py   owners' browsers that turned push on
     feed.py         the in-app feed channel, its store and the live hub
     stream.py       the feed as Server-Sent Events
     preferences.py  channels per topic per user, and their time zone
     unsubscribe.py  signed one-click unsubscribe links
-    routes.py, webhook_routes.py, admin_routes.py   REST
+    routes.py, webhook_routes.py, push_routes.py, admin_routes.py   REST
     service.py      everything assembled for one process
-
-Web Push (VAPID) is the next channel: a `push.py` implementing `Channel` (recipients: the
-user's push subscriptions; send: pywebpush; 404/410 from the push service permanent), a
-subscription table, and "push" added to `topics.CHANNELS`.
 """

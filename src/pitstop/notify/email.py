@@ -1,125 +1,47 @@
-"""The email channel: multipart mail over SMTP (aiosmtplib), through a small connection pool.
+"""The email channel: multipart mail over SMTP, through a pool of pipelining connections.
 
 Each mail has a plain-text and an HTML part, `List-Unsubscribe` with a signed one-click link
 (RFC 8058), and a `Message-ID` derived from the notification's idempotency key and the address,
 so a retried delivery carries the same Message-ID and receivers can drop the duplicate.
 
-SMTP failures become outcomes in `classify`: a recipient or message refused with a 5xx answer is
-permanent; everything else (4xx, connection refused or lost, timeouts, our own login or sender
-being refused) is worth retrying.
+The two layouts around a message (email/layout.txt and .html) are rendered once per content
+(subject, text, HTML, topic), with a marker where the recipient's unsubscribe link goes; each
+mail then only puts its own link in. Sending, and how SMTP answers become outcomes, is
+smtp.py's: a 5xx for a recipient or a message is permanent; everything else (4xx, connection
+refused or lost, timeouts, our own login or sender being refused) is worth retrying.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import logging
-from dataclasses import dataclass
+import secrets
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import datetime
 from email.utils import format_datetime, parseaddr
 
-import aiosmtplib
 import sqlalchemy as sa
 from markupsafe import Markup, escape
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pitstop.db.tables import users
 from pitstop.notify import mime
-from pitstop.notify.outcomes import Delivered, Message, Outcome, Permanent, RetryLater
+from pitstop.notify.outcomes import Delivered, Message, Outcome, Permanent
 from pitstop.notify.render import Renderer
+from pitstop.notify.smtp import SmtpConfig, SmtpPool, check_address, classify
 from pitstop.notify.topics import EMAIL, TOPICS
 from pitstop.notify.unsubscribe import UnsubscribeLinks
+
+__all__ = ["TLS_MODES", "EmailChannel", "SmtpConfig", "SmtpPool", "classify", "message_id"]
 
 log = logging.getLogger(__name__)
 
 TLS_MODES = ("none", "starttls", "tls")
-
-
-@dataclass(frozen=True)
-class SmtpConfig:
-    host: str
-    port: int = 25
-    sender: str = "Pitstop <pitstop@localhost>"
-    tls: str = "none"  # none | starttls | tls
-    username: str = ""
-    password: str = ""
-    timeout: float = 30.0
-    #: Connections kept open and used at the same time.
-    pool_size: int = 8
-    validate_certs: bool = True
-
-
-class SmtpPool:
-    """Up to `pool_size` SMTP connections, reused across mails; a broken one is dropped."""
-
-    def __init__(self, config: SmtpConfig) -> None:
-        self.config = config
-        self._idle: list[aiosmtplib.SMTP] = []
-        self._slots = asyncio.Semaphore(max(1, config.pool_size))
-
-    async def _connect(self) -> aiosmtplib.SMTP:
-        c = self.config
-        client = aiosmtplib.SMTP(
-            hostname=c.host,
-            port=c.port,
-            use_tls=c.tls == "tls",
-            start_tls=c.tls == "starttls",
-            timeout=c.timeout,
-            validate_certs=c.validate_certs,
-            username=c.username or None,
-            password=c.password or None,
-        )
-        await client.connect()
-        return client
-
-    async def send(self, sender: str, recipient: str, mail: bytes) -> None:
-        async with self._slots:
-            client = self._idle.pop() if self._idle else None
-            reused = client is not None
-            try:
-                if client is None:
-                    client = await self._connect()
-                try:
-                    await client.sendmail(sender, [recipient], mail)
-                except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
-                    if not reused:
-                        raise
-                    # The server closed an idle connection: once more, on a fresh one.
-                    client.close()
-                    client = await self._connect()
-                    await client.sendmail(sender, [recipient], mail)
-            except BaseException:
-                if client is not None:
-                    client.close()
-                raise
-            self._idle.append(client)
-
-    async def close(self) -> None:
-        idle, self._idle = self._idle, []
-        for client in idle:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(client.quit(), 2)
-            client.close()
-
-
-def classify(exc: Exception) -> Outcome:
-    """The one place SMTP failures become outcomes."""
-    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
-        codes = [r.code for r in exc.recipients]
-        text = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
-        if codes and all(code >= 500 for code in codes):
-            return Permanent(f"recipient refused: {text}")
-        return RetryLater(f"recipient deferred: {text}")
-    if isinstance(exc, aiosmtplib.SMTPRecipientRefused | aiosmtplib.SMTPDataError):
-        if exc.code >= 500:
-            return Permanent(f"refused: {exc.code} {exc.message}")
-        return RetryLater(f"deferred: {exc.code} {exc.message}")
-    if isinstance(exc, aiosmtplib.SMTPResponseException):
-        # Our login, our sender or our greeting refused: a configuration an operator can fix.
-        return RetryLater(f"SMTP {type(exc).__name__}: {exc.code} {exc.message}")
-    if isinstance(exc, aiosmtplib.SMTPException | OSError | TimeoutError):
-        return RetryLater(f"SMTP server unreachable: {type(exc).__name__}: {exc}")
-    raise exc
+#: Where a layout's unsubscribe link goes, until a mail puts its own in: no template or
+#: stored text can hold it (a NUL and a random part).
+_LINK = f"\x00unsubscribe-{secrets.token_hex(8)}\x00"
+_LAYOUTS = 64
 
 
 def message_id(key: str, address: str, domain: str) -> str:
@@ -153,6 +75,10 @@ class EmailChannel:
         self.pool = pool or SmtpPool(config)
         self.envelope_sender = parseaddr(config.sender)[1]
         self.domain = self.envelope_sender.rpartition("@")[2] or "localhost"
+        self._rendered: OrderedDict[tuple[object, ...], tuple[list[str], list[str]] | None] = (
+            OrderedDict()
+        )
+        self._dated: tuple[datetime, str] | None = None
 
     async def recipients(self, conn: AsyncConnection, user_ids: list[int]) -> list[tuple[int, str]]:
         if not user_ids:
@@ -164,24 +90,24 @@ class EmailChannel:
 
     def build(self, message: Message) -> tuple[str, bytes]:
         """(Message-ID, the mail as it goes on the wire)."""
-        to = message.recipient.address
+        to = check_address(message.recipient.address)
         unsubscribe = (
             self.links.url(message.recipient.user_id, message.topic)
             if message.recipient.user_id is not None
             else self.links.address_url(to)
         )
-        context = {
-            "subject": message.subject,
-            "topic_title": TOPICS.get(message.topic, message.topic),
-            "unsubscribe_url": unsubscribe,
-        }
-        body = Markup(message.html) if message.html else _text_to_html(message.text)
+        layouts = self._layouts(message, bool(unsubscribe))
+        if layouts is None:  # the link is not where the marker was: render this mail whole
+            text, html = self._render(message, unsubscribe)
+        else:
+            text = unsubscribe.join(layouts[0])
+            html = str(escape(unsubscribe)).join(layouts[1])
         msg_id = message_id(message.key, to, self.domain)
         headers = [
             ("Subject", mime.encoded(message.subject)),
             ("From", self.config.sender),
             ("To", mime.address(message.recipient.name, to)),
-            ("Date", format_datetime(message.created_at)),
+            ("Date", self._date(message.created_at)),
             ("Message-ID", msg_id),
             ("X-Pitstop-Key", message.key),
             ("X-Pitstop-Topic", message.topic),
@@ -190,20 +116,63 @@ class EmailChannel:
         if unsubscribe:
             headers.append(("List-Unsubscribe", f"<{unsubscribe}>"))
             headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
-        text = self.renderer.page("email/layout.txt", text=message.text, **context)
-        html = self.renderer.page("email/layout.html", body=body, **context)
         return msg_id, mime.compose(headers, text, html)
 
+    def _render(self, message: Message, link: str) -> tuple[str, str]:
+        """Both layouts around `message`, with `link` as the unsubscribe URL."""
+        context = {
+            "subject": message.subject,
+            "topic_title": TOPICS.get(message.topic, message.topic),
+            "unsubscribe_url": link,
+        }
+        body = Markup(message.html) if message.html else _text_to_html(message.text)
+        text = self.renderer.page("email/layout.txt", text=message.text, **context)
+        html = self.renderer.page("email/layout.html", body=body, **context)
+        return text, html
+
+    def _layouts(self, message: Message, link: bool) -> tuple[list[str], list[str]] | None:
+        """The text and HTML layouts around `message`, each split where the link goes; None
+        if a layout does not show the link as it is (then each mail is rendered whole)."""
+        key = (message.subject, message.text, message.html, message.topic, link)
+        if key in self._rendered:
+            return self._rendered[key]
+        text, html = self._render(message, _LINK if link else "")
+        found: tuple[list[str], list[str]] | None = (text.split(_LINK), html.split(_LINK))
+        if found is not None and link and (len(found[0]) < 2 or len(found[1]) < 2):
+            found = None
+        self._rendered[key] = found
+        while len(self._rendered) > _LAYOUTS:
+            self._rendered.popitem(last=False)
+        return found
+
+    def _date(self, when: datetime) -> str:
+        if self._dated is None or self._dated[0] != when:
+            self._dated = (when, format_datetime(when))
+        return self._dated[1]
+
     async def send(self, message: Message) -> Outcome:
-        try:
-            msg_id, mail = self.build(message)
-        except (ValueError, TypeError) as exc:  # e.g. an address mail cannot carry
-            return Permanent(f"could not build the mail: {exc}")
-        try:
-            await self.pool.send(self.envelope_sender, message.recipient.address, mail)
-        except Exception as exc:
-            return classify(exc)
-        return Delivered(msg_id)
+        (outcome,) = await self.send_many([message])
+        return outcome
+
+    async def send_many(self, messages: Sequence[Message]) -> list[Outcome]:
+        """A batch of mails, streamed over the pool's connections (the worker prefers this)."""
+        outcomes: list[Outcome | None] = [None] * len(messages)
+        ids: list[str] = []
+        mails: list[tuple[str, bytes]] = []
+        where: list[int] = []
+        for i, message in enumerate(messages):
+            try:
+                msg_id, mail = self.build(message)
+            except (ValueError, TypeError) as exc:  # e.g. an address mail cannot carry
+                outcomes[i] = Permanent(f"could not build the mail: {exc}")
+                continue
+            ids.append(msg_id)
+            mails.append((message.recipient.address, mail))
+            where.append(i)
+        sent = await self.pool.send_many(self.envelope_sender, mails, crlf_only=True)
+        for i, msg_id, outcome in zip(where, ids, sent, strict=True):
+            outcomes[i] = Delivered(msg_id) if isinstance(outcome, Delivered) else outcome
+        return [o or Permanent("no outcome") for o in outcomes]
 
     async def close(self) -> None:
         await self.pool.close()

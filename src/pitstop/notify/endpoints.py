@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pitstop.clock import Clock
 from pitstop.db.tables import webhook_endpoints as t
+from pitstop.notify.destinations import PrivateDestination, check_public
 from pitstop.notify.signing import new_secret
 
 MAX_PER_USER = 10
@@ -61,9 +62,11 @@ def _active(raw: list[dict[str, Any]], now: datetime) -> list[str]:
 
 
 class WebhookEndpoints:
-    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+    def __init__(self, engine: AsyncEngine, clock: Clock, *, allow_private: bool = True) -> None:
         self.engine = engine
         self.clock = clock
+        #: False: URLs into a network are refused (destinations.py).
+        self.allow_private = allow_private
 
     def _endpoint(self, row: Any) -> Endpoint:
         return Endpoint(
@@ -80,6 +83,13 @@ class WebhookEndpoints:
     async def create(self, user_id: int, url: str, description: str = "") -> tuple[Endpoint, str]:
         """A new endpoint and its secret (shown this once)."""
         url = check_url(url)
+        if not self.allow_private:
+            try:
+                await check_public(url)
+            except PrivateDestination as exc:
+                raise EndpointError(str(exc), "url") from exc
+            except OSError:
+                pass  # does not resolve now: checked again before each delivery
         secret = new_secret()
         now = self.clock.now()
         async with self.engine.begin() as conn:

@@ -112,9 +112,12 @@ def environment(dirs: Iterable[Path] = ()) -> jinja2.Environment:
 class Renderer:
     def __init__(self, dirs: Iterable[Path] = ()) -> None:
         self.env = environment(dirs)
-        #: (kind, topic, data) -> the recipient fields its renders read; None: not reusable.
-        self._reads: OrderedDict[tuple[str, str, bytes], frozenset[str] | None] = OrderedDict()
-        #: (kind, topic, data, ((field, value), ...)) -> the result for those values.
+        #: (kind, topic, data) -> the recipient fields its renders read (sorted); None: not
+        #: reusable.
+        self._reads: OrderedDict[tuple[str, str, bytes], tuple[str, ...] | None] = OrderedDict()
+        #: The data object last encoded, and its encoding (kept: its id cannot be reused).
+        self._last_data: tuple[dict[str, Any], bytes] | None = None
+        #: (kind, topic, data, fields, values) -> the result for those values of those fields.
         self._done: OrderedDict[tuple[Any, ...], Rendered] = OrderedDict()
 
     def has_kind(self, kind: str) -> bool:
@@ -138,25 +141,35 @@ class Renderer:
         if template is None:
             return Rendered(" ".join(subject.split()), text, html)
         try:
-            base = (template, topic, msgspec.json.encode(data))
+            base = (template, topic, self._encoded(data))
         except (TypeError, msgspec.EncodeError):
             return self._render(template, topic, recipient, data)
-        reads = self._reads.get(base, frozenset())
+        reads = self._reads.get(base, ())
         if reads is None:  # a kind whose renders cannot be reused
             return self._render(template, topic, recipient, data)
-        done = self._done.get((*base, _values(recipient, reads)))
+        key = (*base, reads, _values(recipient, reads))
+        done = self._done.get(key)
         if done is not None:
-            self._done.move_to_end((*base, _values(recipient, reads)))
+            self._done.move_to_end(key)
             return done
         seen = _Seen(recipient)
         out = self._render(template, topic, seen, data)
         if seen.whole:
             _remember(self._reads, base, None)
             return out
-        reads = reads | seen.read
+        reads = tuple(sorted({*reads, *seen.read}))
         _remember(self._reads, base, reads)
-        _remember(self._done, (*base, _values(recipient, reads)), out)
+        _remember(self._done, (*base, reads, _values(recipient, reads)), out)
         return out
+
+    def _encoded(self, data: dict[str, Any]) -> bytes:
+        """`data` as JSON, once per data object (a batch's messages share their note's)."""
+        last = self._last_data
+        if last is not None and last[0] is data:
+            return last[1]
+        encoded = msgspec.json.encode(data)
+        self._last_data = (data, encoded)
+        return encoded
 
     def _render(
         self, template: str, topic: str, recipient: Recipient | _Seen, data: dict[str, Any]
@@ -180,8 +193,10 @@ class Renderer:
         return self.env.get_template(name).render(context)
 
 
-def _values(recipient: Recipient, fields: frozenset[str]) -> tuple[tuple[str, Any], ...]:
-    return tuple((name, getattr(recipient, name)) for name in sorted(fields))
+def _values(recipient: Recipient, fields: tuple[str, ...]) -> tuple[Any, ...]:
+    if len(fields) == 1:  # the usual case: the time zone
+        return (getattr(recipient, fields[0]),)
+    return tuple([getattr(recipient, name) for name in fields])
 
 
 def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:

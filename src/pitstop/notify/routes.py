@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from pitstop.accounts import scopes
 from pitstop.accounts.auth import authenticate
-from pitstop.notify import admin_routes, webhook_routes
+from pitstop.notify import admin_routes, push_routes, webhook_routes
 from pitstop.notify.preferences import PreferencesError, PreferencesUpdate, UserPreferences
 from pitstop.notify.stream import stream
 from pitstop.notify.topics import CHANNELS, TOPICS
@@ -134,6 +134,7 @@ routes = [
     Route("/api/1/notifications/preferences", get_preferences, methods=["GET"]),
     Route("/api/1/notifications/preferences", put_preferences, methods=["PUT"]),
     *webhook_routes.routes,
+    *push_routes.routes,
     *admin_routes.routes,
     Route(PATH + "/{token}", unsubscribe, methods=["GET", "POST"]),
 ]

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -18,8 +19,11 @@ from pitstop.notify.notifier import Notifier
 from pitstop.notify.outbox import Outbox
 from pitstop.notify.outcomes import Channel
 from pitstop.notify.preferences import Preferences
+from pitstop.notify.push import PushChannel
+from pitstop.notify.push_subscriptions import PushSubscriptions
 from pitstop.notify.render import Renderer
 from pitstop.notify.unsubscribe import UnsubscribeLinks
+from pitstop.notify.vapid import VapidKey, derive_private_key, load_private_key
 from pitstop.notify.webhook import WebhookChannel
 from pitstop.notify.worker import DeliveryWorker
 from pitstop.settings import Settings
@@ -33,6 +37,8 @@ class Notifications:
     feed: FeedStore
     hub: FeedHub
     endpoints: WebhookEndpoints
+    push_subscriptions: PushSubscriptions
+    vapid: VapidKey
     links: UnsubscribeLinks
     renderer: Renderer
     channels: Mapping[str, Channel]
@@ -74,6 +80,19 @@ def smtp_config(settings: Settings) -> SmtpConfig | None:
     )
 
 
+def vapid_key(settings: Settings, clock: Clock) -> VapidKey:
+    if settings.vapid_private_key:
+        key = load_private_key(settings.vapid_private_key)
+    else:
+        key = derive_private_key(settings.resolved_secret_key())
+    subject = settings.vapid_subject
+    if not subject:
+        subject = f"mailto:{parseaddr(settings.smtp_from)[1] or 'pitstop@localhost'}"
+    if not subject.startswith(("mailto:", "https://")):
+        raise ValueError("vapid_subject must be a mailto: or https:// URL")
+    return VapidKey(key, subject, clock)
+
+
 def build_notifications(
     settings: Settings,
     engine: AsyncEngine,
@@ -86,13 +105,27 @@ def build_notifications(
     links = UnsubscribeLinks(settings.resolved_secret_key(), settings.public_url)
     preferences = Preferences(engine, clock)
     hub = FeedHub(engine, clock, poll_interval=settings.notify_poll_interval)
-    endpoints = WebhookEndpoints(engine, clock)
+    endpoints = WebhookEndpoints(engine, clock, allow_private=settings.webhook_allow_private)
+    push_subscriptions = PushSubscriptions(engine, clock)
+    vapid = vapid_key(settings, clock)
     if channels is None:
         built: dict[str, Channel] = {"feed": FeedChannel(engine, clock, hub)}
         smtp = smtp_config(settings)
         if smtp is not None:
             built["email"] = EmailChannel(smtp, links, renderer)
-        built["webhook"] = WebhookChannel(endpoints, clock, timeout=settings.webhook_timeout)
+        built["webhook"] = WebhookChannel(
+            endpoints,
+            clock,
+            timeout=settings.webhook_timeout,
+            allow_private=settings.webhook_allow_private,
+        )
+        built["push"] = PushChannel(
+            push_subscriptions,
+            vapid,
+            clock,
+            timeout=settings.webhook_timeout,
+            ttl=settings.push_ttl,
+        )
         channels = built
     outbox = Outbox(
         engine,
@@ -121,6 +154,8 @@ def build_notifications(
         feed=FeedStore(engine, clock),
         hub=hub,
         endpoints=endpoints,
+        push_subscriptions=push_subscriptions,
+        vapid=vapid,
         links=links,
         renderer=renderer,
         channels=channels,

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from pitstop.availability.windows import COMPONENTS, WHOLE_SERVICE
 
-EMAIL, WEBHOOK, FEED = "email", "webhook", "feed"
-#: Channels a user may choose. Web Push (VAPID) will join as "push": a `Channel` in its own
-#: module (notify/push.py) plus a subscription table; until then it is not offered.
-CHANNELS: tuple[str, ...] = (EMAIL, WEBHOOK, FEED)
-DEFAULT_CHANNELS: tuple[str, ...] = (EMAIL, FEED)
+EMAIL, WEBHOOK, FEED, PUSH = "email", "webhook", "feed", "push"
+#: Channels a user may choose.
+CHANNELS: tuple[str, ...] = (EMAIL, WEBHOOK, FEED, PUSH)
+#: Push is on by default: it reaches only the browsers where the owner turned it on, so
+#: turning it on in the app is the choice, and every topic then arrives there too.
+DEFAULT_CHANNELS: tuple[str, ...] = (EMAIL, FEED, PUSH)
 
 ALERTS = {
     "charging_complete": "charging has finished",

@@ -3,7 +3,8 @@
 Outcomes, decided in `classify`: 2xx delivered; 408, 429 and 5xx, timeouts and connection
 errors retried (at least Retry-After later when the receiver says so); any other answer
 (other 4xx, redirects, which are not followed) permanent. An endpoint removed or disabled
-since the delivery was queued is permanent too.
+since the delivery was queued is permanent too, and so is one that leads into a network
+when the server sends to public addresses only (destinations.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from pitstop.availability.windows import iso
 from pitstop.clock import Clock
 from pitstop.notify import signing
+from pitstop.notify.destinations import PrivateDestination, check_public
 from pitstop.notify.endpoints import WebhookEndpoints
 from pitstop.notify.outcomes import Delivered, Message, Outcome, Permanent, RetryLater
 from pitstop.notify.topics import WEBHOOK
@@ -41,16 +43,22 @@ def retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
+def transport_failure(exc: Exception, *, receiver: str, url: str) -> Outcome:
+    """An httpx failure before any answer (shared with the push channel): timeouts and
+    unreachable receivers are retried, a URL httpx cannot use is permanent."""
+    if isinstance(exc, httpx.TimeoutException):
+        return RetryLater(f"timed out: {type(exc).__name__}")
+    if isinstance(exc, httpx.TransportError):
+        return RetryLater(f"could not reach {receiver}: {type(exc).__name__}: {exc}")
+    if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
+        return Permanent(f"invalid {url}: {exc}")
+    raise exc
+
+
 def classify(response: httpx.Response | None, exc: Exception | None, now: datetime) -> Outcome:
     """The one place HTTP answers and transport failures become outcomes."""
     if exc is not None:
-        if isinstance(exc, httpx.TimeoutException):
-            return RetryLater(f"timed out: {type(exc).__name__}")
-        if isinstance(exc, httpx.TransportError):
-            return RetryLater(f"could not reach the endpoint: {type(exc).__name__}: {exc}")
-        if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
-            return Permanent(f"invalid endpoint URL: {exc}")
-        raise exc
+        return transport_failure(exc, receiver="the endpoint", url="endpoint URL")
     assert response is not None
     status = response.status_code
     if 200 <= status < 300:
@@ -89,9 +97,11 @@ class WebhookChannel:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 10.0,
+        allow_private: bool = True,
     ) -> None:
         self.endpoints = endpoints
         self.clock = clock
+        self.allow_private = allow_private
         self.http = httpx.AsyncClient(
             transport=transport,
             timeout=timeout,
@@ -109,6 +119,13 @@ class WebhookChannel:
         endpoint, secrets = found
         if not endpoint.enabled:
             return Permanent("the webhook endpoint is disabled")
+        if not self.allow_private:
+            try:
+                await check_public(endpoint.url)
+            except PrivateDestination as exc:
+                return Permanent(str(exc))
+            except OSError as exc:
+                return RetryLater(f"could not resolve the endpoint's host: {exc}")
         body = payload(message)
         timestamp = math.floor(self.clock.timestamp())
         headers = signing.headers(secrets, message.key, timestamp, body)

@@ -8,6 +8,7 @@ interface; anything a channel lets escape is treated as "retry later" here, the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -44,6 +45,7 @@ class DeliveryWorker:
         batch: int = 200,
         concurrency: int = 16,
         poll_interval: float = 1.0,
+        depth: int = 2,
     ) -> None:
         self.outbox = outbox
         self.channels = channels
@@ -54,6 +56,8 @@ class DeliveryWorker:
         self.batch = batch
         self.concurrency = concurrency
         self.poll_interval = poll_interval
+        #: Batches in flight at once in `run` (claimed and not yet recorded).
+        self.depth = max(1, depth)
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -62,12 +66,20 @@ class DeliveryWorker:
 
     async def run_once(self) -> int:
         """Claim one batch and deliver it; returns how many deliveries were claimed."""
-        claims = await self.outbox.claim(self.name, self.batch, channels=list(self.channels))
-        if not claims:
-            return 0
-        notes = await self.outbox.notifications(c.notification_id for c in claims)
-        profiles = await self.preferences.profiles(
-            [c.user_id for c in claims if c.user_id is not None]
+        claims = await self._claim()
+        if claims:
+            await self._deliver(claims)
+        return len(claims)
+
+    async def _claim(self) -> list[Claim]:
+        return await self.outbox.claim(self.name, self.batch, channels=list(self.channels))
+
+    async def _deliver(self, claims: list[Claim]) -> None:
+        """Render, send and record one claimed batch."""
+        # Two reads at once, on two connections: one round trip of waiting instead of two.
+        notes, profiles = await asyncio.gather(
+            self.outbox.notifications([c.notification_id for c in claims]),
+            self.preferences.profiles([c.user_id for c in claims if c.user_id is not None]),
         )
         slots = asyncio.Semaphore(self.concurrency)
         prepared = [(c, self._message(c, notes.get(c.notification_id), profiles)) for c in claims]
@@ -115,7 +127,6 @@ class DeliveryWorker:
                 outcome.error,
                 status or "lost lease",
             )
-        return len(claims)
 
     def _message(
         self, claim: Claim, note: Any, profiles: Mapping[int, Profile]
@@ -185,18 +196,44 @@ class DeliveryWorker:
         return outcomes
 
     async def run(self) -> None:
-        while True:
-            try:
-                claimed = await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("notification worker could not work (will retry): %s", exc)
-                claimed = 0
-            if claimed >= self.batch:
-                await asyncio.sleep(0)
-                continue
-            await self._idle()
+        """Deliver until cancelled. While a batch is being sent, the next one is claimed and
+        prepared (up to `depth` batches in flight), so the channels never wait for the
+        database between batches, nor the database for the channels."""
+        flying: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                try:
+                    claims = await self._claim()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("notification worker could not claim (will retry): %s", exc)
+                    claims = []
+                if claims:
+                    task = asyncio.create_task(self._deliver_logged(claims))
+                    flying.add(task)
+                    task.add_done_callback(flying.discard)
+                if len(claims) >= self.batch and len(flying) < self.depth:
+                    await asyncio.sleep(0)
+                    continue
+                if flying:  # the most there may be, or the last of the work: wait for one
+                    await asyncio.wait(flying, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                await self._idle()
+        finally:
+            for task in flying:
+                task.cancel()
+            for task in list(flying):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def _deliver_logged(self, claims: list[Claim]) -> None:
+        try:
+            await self._deliver(claims)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # their leases run out and they are claimed again
+            log.warning("notification worker could not deliver a batch (will retry): %s", exc)
 
     async def _idle(self) -> None:
         await sleep_or_wake(self.clock, self.poll_interval, self._wake)
