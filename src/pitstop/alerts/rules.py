@@ -440,6 +440,16 @@ def _service_facts(rules: Rules, obs: Observation, due: list[str]) -> dict[str, 
     }
 
 
+def service_due(rules: Rules, obs: Observation) -> dict[str, Any] | None:
+    """What a service_due alert would say of `obs` now, or None when no service is due.
+
+    Without memory: a tyre counts while it is below `tyre_bar` or its warning is on. This is
+    what the app shows on a car's card (through `/api/1/service/due`), with the same rules the
+    alerts use."""
+    due = [name for name, holds in _service_reasons(rules, obs, frozenset()).items() if holds]
+    return _service_facts(rules, obs, due) if due else None
+
+
 def replay(
     rules: Rules, observations: Iterable[Observation], memory: Memory | None = None
 ) -> list[Alert]:

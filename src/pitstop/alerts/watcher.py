@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -84,6 +86,7 @@ class AlertWatcher:
         clock: Clock,
         rules: Rules,
         interval: float = 10.0,
+        base_url: Callable[[], str] | None = None,
     ) -> None:
         self.states = states
         self.hub = hub
@@ -92,6 +95,8 @@ class AlertWatcher:
         self.clock = clock
         self.rules = rules
         self.interval = interval
+        #: Where the owner app is, for the links in alerts (the booking screen for service due).
+        self.base_url = base_url or (lambda: "")
         self._memory: dict[int, Memory] = {}
 
     async def run(self) -> None:
@@ -160,6 +165,12 @@ class AlertWatcher:
                 told[kind] = max(told.get(kind, 0.0), created.timestamp())
         return sent
 
+    def _links(self, vehicle: Vehicle) -> dict[str, str]:
+        """The app, and its booking screen with this car chosen (the service_due alert's
+        "book now"; the app fills the problem in with the reasons the car reports)."""
+        app = f"{self.base_url().rstrip('/')}/app"
+        return {"app_url": app, "book_url": f"{app}#service/book?vin={quote(vehicle.vin)}"}
+
     async def _send(
         self, vehicle: Vehicle, sections: dict[str, dict[str, Any]], alert: Alert
     ) -> bool:
@@ -177,6 +188,7 @@ class AlertWatcher:
                 "car": name or vehicle.vin,
                 "vin": vehicle.vin,
                 "vehicle_id": vehicle.id_s,
+                **self._links(vehicle),
             },
         )
         if not result.duplicate:

@@ -7,8 +7,10 @@ change to booking itself:
   injectable clock; its `ReminderHooks` (this class, with `booked`/`rescheduled` waking that
   loop) is what create_app installs. `booked`/`rescheduled`/`cancelled` are also where a
   confirmation would be sent.
-- "Service due": when a car reports a fault or its service interval (fleet telemetry), the app
-  and a notification suggest booking; `suggest_service(vehicle_id, reason)` is that entry point.
+- "Service due" is decided by the vehicle alerts' rules (alerts/rules.py): the alert
+  `alert.service_due` links to the app's booking screen, and the app asks `GET /api/1/service/due`
+  (service/due.py) to suggest booking on the car's card. `suggest_service(vehicle_id, reason)`
+  stays free for anything else that should hear of it.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""`/api/1/service/...`: service centers, free slots and appointments.
+"""`/api/1/service/...`: service centers, free slots, appointments, and which cars are due.
 
 Owners (scope vehicle_device_data) find slots and book, reschedule and cancel for their own
 cars; someone else's car or appointment is as unknown as a missing one. Operators (operator
-scope) manage centers and see and manage the appointments of a day at a center.
+scope) manage centers and see and manage the appointments of a day at a center. Owners also
+ask which of their cars are due for service (`/due`), by the vehicle alerts' own rules.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from starlette.routing import Route
 from pitstop.accounts import scopes
 from pitstop.accounts.auth import authenticate, authenticate_operator
 from pitstop.accounts.tokens import Principal
+from pitstop.alerts.watcher import rules_from
 from pitstop.fleet.registry import Vehicle
 from pitstop.responses import ApiError, ok, read_body
 from pitstop.runtime import Runtime, runtime
@@ -29,6 +31,7 @@ from pitstop.service.centers import (
     CenterNotFound,
     CenterRequest,
 )
+from pitstop.service.due import due_for
 from pitstop.service.errors import ServiceError
 
 MAX_DAYS = 31
@@ -297,7 +300,30 @@ async def cancel(request: Request) -> Response:
     return ok(await appointment_json(rt, cancelled))
 
 
+# --- service due -----------------------------------------------------------------------------
+
+
+async def due(request: Request) -> Response:
+    """Which of the owner's cars are due for service now (`?vin=`: that car only), with the
+    reasons in plain words and a problem description to book with."""
+    principal = await _owner(request)
+    rt = runtime(request)
+    if request.query_params.get("vin"):
+        cars = [await _own_car(rt, principal, request.query_params["vin"])]
+    else:
+        cars = await rt.registry.owned_by(principal.user_id)
+    rules = rules_from(rt.settings)
+    t = rt.clock.timestamp()
+    found = []
+    for car in cars:
+        sections = rt.states.get(car.id).sections
+        name = car.display_name or str(sections.get("vehicle_state", {}).get("vehicle_name") or "")
+        found.append(msgspec.to_builtins(due_for(rules, t, car.vin, name or car.vin, sections)))
+    return ok(found)
+
+
 routes = [
+    Route("/api/1/service/due", due, methods=["GET"]),
     Route("/api/1/service/centers", list_centers, methods=["GET"]),
     Route("/api/1/service/centers", create_center, methods=["POST"]),
     Route("/api/1/service/centers/{center_id}", show_center, methods=["GET"]),

@@ -67,7 +67,8 @@ export async function beginSignIn() {
   const verifier = randomString(48);
   const state = randomString(16);
   const challenge = b64url(await sha256(verifier));
-  sessionStorage.setItem(PENDING, JSON.stringify({ verifier, state }));
+  // The hash (e.g. #service/book?vin=... from a notification) comes back after sign-in.
+  sessionStorage.setItem(PENDING, JSON.stringify({ verifier, state, hash: location.hash }));
   const q = new URLSearchParams({
     response_type: "code",
     client_id: clientId(),
@@ -102,8 +103,8 @@ export async function finishSignIn() {
   const params = new URLSearchParams(location.search);
   const code = params.get("code");
   if (!code && !params.get("error")) return null;
-  history.replaceState(null, "", "/app" + location.hash);
   const pending = JSON.parse(sessionStorage.getItem(PENDING) || "null");
+  history.replaceState(null, "", "/app" + (location.hash || pending?.hash || ""));
   sessionStorage.removeItem(PENDING);
   if (params.get("error")) return `Sign-in did not finish: ${params.get("error_description") || params.get("error")}.`;
   if (!pending || pending.state !== params.get("state")) {

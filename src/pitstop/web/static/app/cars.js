@@ -74,6 +74,7 @@ class Card {
         <div><dt>Outside</dt><dd class="outside"></dd></div>
         <div><dt>Climate</dt><dd class="climate"></dd></div>
       </dl>
+      <div class="service-due" hidden></div>
       <figure class="map">
         <div class="map-box" role="img"></div>
         <figcaption class="coords"></figcaption>

@@ -7,7 +7,26 @@ import * as maint from "./maintenance.js";
 import * as notes from "./notifications.js";
 
 const $ = (id) => document.getElementById(id);
-const VIEWS = ["cars", "inbox", "settings"];
+
+// The service screen is loaded on its own: should its module be unreachable (a service worker
+// from before it existed keeps no copy, and the web app itself is under maintenance), the rest
+// of the app still starts, and the service screen says what happened.
+const noService = {
+  setup() {},
+  route() {
+    $("appointments").textContent = "The service screen could not be loaded. It comes back when Pitstop can be reached: reload the app then.";
+  },
+  load: async () => {},
+  loadDue: async () => {},
+  reload() {},
+  pausedChanged() {},
+};
+let service = noService;
+const serviceLoaded = import("./service.js").then(
+  (m) => { service = m; },
+  () => {},
+);
+const VIEWS = ["cars", "service", "inbox", "settings"];
 
 function show(view) {
   if (!signedIn()) {
@@ -25,16 +44,26 @@ function show(view) {
   }
 }
 
+// "#service/book?vin=..." is the service view, at its booking form.
 function route() {
-  show(location.hash.slice(1));
+  const hash = location.hash.slice(1);
+  const view = hash.split(/[/?]/)[0];
+  show(view);
+  if (view === "service" && signedIn()) service.route(hash);
 }
 
 async function signedInStart() {
   const t = tokens();
   $("who").textContent = t?.email ? `Signed in as ${t.email}.` : "";
-  route();
   notes.setup();
-  await Promise.allSettled([cars.load(), notes.loadFeed(), notes.loadPreferences()]);
+  service.setup();
+  route();
+  await Promise.allSettled([
+    cars.load().finally(() => service.loadDue()),
+    notes.loadFeed(),
+    notes.loadPreferences(),
+    service.load(),
+  ]);
   notes.live();
 }
 
@@ -53,13 +82,18 @@ async function boot() {
   listeners.signedOut.push(() => {
     if (!signedIn()) show("signin");
   });
-  maint.onChange(() => cars.pausedChanged());
+  maint.onChange(() => {
+    cars.pausedChanged();
+    service.pausedChanged();
+  });
   maint.onRecover(() => {
     cars.load().catch(() => {});
     notes.loadFeed();
+    if (signedIn()) service.reload();
   });
   maint.start();
 
+  await serviceLoaded;
   const problem = await finishSignIn();
   if (problem) {
     $("signin-problem").textContent = problem;

@@ -1,11 +1,12 @@
 // The inbox, live: the feed from /api/1/notifications, new items over Server-Sent Events
 // (read with fetch, so the token travels in a header rather than the URL), read marks, and
-// the notification preferences per channel and topic.
+// the notification preferences per channel and topic (push on this device: push.js).
 
 import { ApiError, api, retryAfterSeconds, tell } from "./api.js";
 import { accessToken } from "./auth.js";
 import { failure } from "./cars.js";
 import * as maint from "./maintenance.js";
+import * as push from "./push.js";
 import { when } from "./words.js";
 
 let newest = 0;
@@ -23,6 +24,23 @@ function setUnread(n) {
   b.setAttribute("aria-label", `${n} unread`);
 }
 
+// The text with its web addresses as links (a service-due alert links to the booking form).
+// Built from text nodes, never HTML: the text is the server's, but stays text.
+function linked(text) {
+  const parts = [];
+  let at = 0;
+  for (const m of text.matchAll(/https?:\/\/[^\s<>"]+[^\s<>".,;:!?)]/g)) {
+    if (m.index > at) parts.push(document.createTextNode(text.slice(at, m.index)));
+    const a = document.createElement("a");
+    a.href = m[0];
+    a.textContent = m[0];
+    parts.push(a);
+    at = m.index + m[0].length;
+  }
+  if (at < text.length) parts.push(document.createTextNode(text.slice(at)));
+  return parts;
+}
+
 function item(n) {
   const li = document.createElement("li");
   li.dataset.id = String(n.id);
@@ -30,7 +48,7 @@ function item(n) {
   const h = document.createElement("h3");
   h.textContent = n.subject;
   const p = document.createElement("p");
-  p.textContent = n.text;
+  p.append(...linked(n.text));
   const t = document.createElement("time");
   t.dateTime = n.created_at;
   t.textContent = when(new Date(n.created_at));
@@ -205,6 +223,7 @@ export async function loadPreferences() {
   } catch (e) {
     table.textContent = failure(e, "Your notification settings could not be loaded");
   }
+  await push.load();
 }
 
 async function savePreferences(form) {
@@ -229,6 +248,7 @@ async function savePreferences(form) {
 }
 
 export function setup() {
+  push.setup();
   $("mark-all").addEventListener("click", () => markRead({}));
   $("feed-more").addEventListener("click", () => loadFeed({ more: true }));
   $("prefs").addEventListener("submit", (e) => {

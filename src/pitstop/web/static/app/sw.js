@@ -1,7 +1,7 @@
 // Pitstop's service worker: it keeps the app shell (HTML, scripts, styles, icons) so the app
 // opens without a network, and while the web app itself is under maintenance. It never keeps
 // API answers: a car's state is the app's business, shown with its age, never passed off as
-// fresh by a cache.
+// fresh by a cache. It also shows push notifications, and opens the app when one is tapped.
 
 const VERSION = "__VERSION__";
 const CACHE = `pitstop-shell-${VERSION}`;
@@ -16,6 +16,8 @@ const SHELL = [
   "/app/static/map.js",
   "/app/static/maintenance.js",
   "/app/static/notifications.js",
+  "/app/static/push.js",
+  "/app/static/service.js",
   "/app/static/words.js",
   "/app/static/sha256.js",
   "/app/static/icon.svg",
@@ -72,4 +74,43 @@ self.addEventListener("fetch", (event) => {
       })),
     ),
   );
+});
+
+// --- push ----------------------------------------------------------------------------------
+
+// What Pitstop sends (notify/push.py): {title, body, url, tag, topic, timestamp}. The tag is
+// the notification's key, so a message the server had to send twice replaces itself.
+self.addEventListener("push", (event) => {
+  let message = {};
+  try {
+    message = event.data ? event.data.json() : {};
+  } catch {
+    message = { body: event.data ? event.data.text() : "" };
+  }
+  const options = {
+    body: message.body || "",
+    icon: "/app/static/icon-192.png",
+    badge: "/app/static/icon-192.png",
+    data: { url: message.url || "/app" },
+  };
+  if (message.tag) options.tag = message.tag;
+  const at = Date.parse(message.timestamp);
+  if (Number.isFinite(at)) options.timestamp = at;
+  event.waitUntil(self.registration.showNotification(message.title || "Pitstop", options));
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const url = new URL(event.notification.data?.url || "/app", self.location.origin);
+  event.waitUntil((async () => {
+    if (url.origin === self.location.origin && url.pathname.startsWith("/app")) {
+      const open = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+      const app = open.find((c) => new URL(c.url).pathname.startsWith("/app"));
+      if (app) {
+        await app.focus();
+        return app.navigate(url.href).catch(() => {});
+      }
+    }
+    return self.clients.openWindow(url.href);
+  })());
 });
