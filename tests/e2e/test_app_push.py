@@ -69,6 +69,21 @@ async def worker(page: Page) -> Worker:
     raise AssertionError("the app's service worker did not start")
 
 
+async def deliver(sw: Worker, message: object) -> None:
+    """Dispatch a push event as the browser would, and wait until the worker has handled it
+    (what it passed to waitUntil has settled), as the browser keeps the worker alive for."""
+    await sw.evaluate(
+        """async (data) => {
+          const event = new PushEvent("push", { data });
+          const pending = [];
+          event.waitUntil = (promise) => pending.push(promise);
+          self.dispatchEvent(event);
+          await Promise.all(pending);
+        }""",
+        json.dumps(message),
+    )
+
+
 async def shown(sw: Worker) -> list[dict[str, str]]:
     found: list[dict[str, str]] = await sw.evaluate(
         """async () => (await self.registration.getNotifications())
@@ -128,9 +143,7 @@ async def test_turn_on_push_get_a_test_and_an_alert_shown_by_the_service_worker_
     # What the push service received, delivered to the service worker as the browser would.
     sw = await worker(page)
     for message in (test_message, alert):
-        await sw.evaluate(
-            "(data) => self.dispatchEvent(new PushEvent('push', { data }))", json.dumps(message)
-        )
+        await deliver(sw, message)
     notes = await shown(sw)
     assert {n["title"] for n in notes} == {
         "Pitstop notifications are on",
@@ -139,9 +152,7 @@ async def test_turn_on_push_get_a_test_and_an_alert_shown_by_the_service_worker_
     charged = next(n for n in notes if n["tag"] == "charged-7")
     assert charged["body"] == "It is at 80 %, its charge limit." and charged["url"] == "/app"
     # The same message again (a retry) replaces its notification instead of adding one.
-    await sw.evaluate(
-        "(data) => self.dispatchEvent(new PushEvent('push', { data }))", json.dumps(alert)
-    )
+    await deliver(sw, alert)
     assert len(await shown(sw)) == 2
 
     problems = await page.evaluate(A11Y)
