@@ -99,9 +99,16 @@ async def per_call_us(
 
 def asgi_call(app: ASGIApp, scope: Scope) -> tuple[Callable[[], Awaitable[None]], Recorder]:
     recorder = Recorder()
+    headers = scope["headers"]
+    path = list(scope["path"])
 
     async def call() -> None:
-        await app(dict(scope), _receive, recorder.send)
+        # Fresh header bytes and path, as the server parses them per request: their hashes
+        # are not cached, as they would be if every call shared the same objects.
+        fresh = dict(scope)
+        fresh["headers"] = [(bytes(bytearray(k)), bytes(bytearray(v))) for k, v in headers]
+        fresh["path"] = "".join(path)
+        await app(fresh, _receive, recorder.send)
 
     return call, recorder
 

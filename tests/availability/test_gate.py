@@ -215,6 +215,39 @@ async def test_retry_after_is_steady_per_client_and_spread_between_clients(
     assert len(values) > 5  # clients are not all told the same second
 
 
+async def test_a_client_asking_again_is_told_the_time_left_now(
+    world: World, clock: ManualClock, ops: httpx.AsyncClient
+) -> None:
+    """The gate remembers its last answer to each client; what it says still follows the
+    clock, an extension and an overrun, for the very same client on the same connection."""
+    window = await _schedule(ops, clock, in_minutes=0, minutes=30, auto_finish=False)
+    await _closed(world, clock, "vehicle_data")
+
+    async def retry_after(http: httpx.AsyncClient) -> int:
+        r = await http.get("/api/1/products")
+        assert r.status_code == 503, r.text
+        return int(r.headers["retry-after"])
+
+    async with world.client("not-a-token") as http:
+        first = await retry_after(http)
+        assert await retry_after(http) == first
+        await clock.advance(10)
+        assert await retry_after(http) == first - 10
+        old_end = world.rt.maintenance.closing("vehicle_data").expected_end
+        extended = await ops.post(
+            f"/api/1/maintenance/{window['id']}/extend", json={"minutes": 15}
+        )
+        assert extended.status_code == 200, extended.text
+        await world.eventually(
+            lambda: world.rt.maintenance.closing("vehicle_data").expected_end != old_end
+        )
+        assert await retry_after(http) == first - 10 + 15 * 60
+        await clock.advance(45 * 60)
+        r = await http.get("/api/1/products")
+        assert "longer than planned" in r.json()["error_description"]
+        assert 5 <= int(r.headers["retry-after"]) <= 60
+
+
 async def test_failures_behind_and_in_the_gate_are_clean_500s(
     world: World, clock: ManualClock, ops: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

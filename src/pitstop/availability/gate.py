@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 from collections.abc import Callable
 
 from starlette.applications import Starlette
@@ -133,9 +134,16 @@ class _Asked:
 
 
 class _Client:
-    """What the gate works out once per client rather than once per request."""
+    """What the gate works out once per client rather than once per request, and the memo of
+    the last refusal it gave that client: what was asked (window, Accept, Host, scheme, path),
+    the answer, and until when it holds."""
 
-    __slots__ = ("seed", "token")
+    __slots__ = (
+        "accept", "host", "path", "refusal", "scheme", "seed", "start", "token", "until", "window"
+    )  # fmt: skip
+    # Set by `remember`, read only while `until` is ahead, so only ever after it.
+    refusal: _Answer
+    start: Message
 
     def __init__(self, key: str, token: str | None) -> None:
         #: `answer.client_seed` of the client's key: its place in the Retry-After spread.
@@ -143,6 +151,27 @@ class _Client:
         #: The bearer token, if the client sent one (kept as one str object, whose hash Python
         #: caches, so the token cache's lookups cost no rehashing).
         self.token = token
+        self.until = 0.0  # a timestamp; nothing remembered yet
+        self.window: MaintenanceWindow | None = None
+        self.accept: bytes | None = None
+        self.host: bytes | None = None
+        self.scheme: object = None
+        self.path = ""
+
+    def remember(
+        self,
+        window: MaintenanceWindow,
+        asked: _Asked,
+        scheme: object,
+        path: str,
+        until: float,
+        refusal: _Answer,
+        start: Message,
+    ) -> None:
+        self.window, self.accept, self.host, self.scheme, self.path = (
+            window, asked.accept, asked.host, scheme, path
+        )  # fmt: skip
+        self.until, self.refusal, self.start = until, refusal, start
 
 
 class _Answer:
@@ -238,16 +267,62 @@ class Gate:
             await self._let_through(scope, receive, send, component, window)
             return
 
-        # Closed. From here on runs for every request refused during a window, so it is
-        # written out rather than split into helpers (a Python call costs about as much as a
-        # line here; bench/gate_503_breakdown.py), and reads only memos unless something is
-        # new: a client, a window, an Accept, a Host, a Retry-After value.
-        asked = _Asked(scope)
-        auth = asked.authorization
-        client = self._clients.get(auth) if auth is not None else None
-        if client is None:
-            client = self._client(scope, asked)
+        # Closed. This runs for every request refused during a window, so it is written out
+        # rather than split into helpers (a Python call costs about as much as a line here;
+        # bench/gate_503_breakdown.py): it reads the headers it needs, and a client asking
+        # again what it asked lately gets the same answer from its memo (see `_Client`).
+        auth = cookie = accept = host = agent = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                if auth is None:
+                    auth = value
+            elif name == b"cookie":
+                if cookie is None:
+                    cookie = value
+            elif name == b"accept":
+                if accept is None:
+                    accept = value
+            elif name == b"host":
+                if host is None:
+                    host = value
+            elif name == b"user-agent" and agent is None:
+                agent = value
+        if auth is not None:
+            client = self._clients.get(auth)
+        else:
+            address = scope.get("client")
+            client = self._clients.get((address[0] if address else "", agent))
         now_ts = self.clock.timestamp()
+        if (
+            client is not None
+            and cookie is None
+            and now_ts < client.until
+            and client.window is window
+            and client.accept == accept
+            and client.host == host
+            and client.path == path
+            and client.scheme == scope.get("scheme")
+        ):
+            refusal, start = client.refusal, client.start
+        else:
+            decided = await self._decide(scope, window, now_ts)
+            if decided is None:
+                await self.app(scope, receive, _with_header(send, BYPASS_HEADER))
+                return
+            refusal, start = decided
+        if scope["type"] == "http":
+            await send(start)
+            await send(refusal.body)
+        else:
+            await _refuse_websocket(scope, receive, send, start["headers"], refusal.payload)
+
+    async def _decide(
+        self, scope: Scope, window: MaintenanceWindow, now_ts: float
+    ) -> tuple[_Answer, Message] | None:
+        """Whether a request `window` closes may pass (None), else its 503 answer and start
+        message, remembered in the client's memo until its Retry-After changes."""
+        asked = _Asked(scope)
+        client = self._client(scope, asked)
         token = client.token
         may_pass: bool | None = False
         if asked.cookie is not None:
@@ -258,12 +333,12 @@ class Gate:
         if may_pass is None:  # a token not checked lately: ask the database
             may_pass = await self._operator(token)
         if may_pass:
-            await self.app(scope, receive, _with_header(send, BYPASS_HEADER))
-            return
+            return None
         if window is not self._window:
             self._switch(window)
         end_ts = self._end_ts
         overrun = now_ts >= end_ts
+        path: str = scope["path"]
         accept = asked.accept
         kind = answer.JSON if accept is None else answer.wants_for(accept, path)
         # What the body depends on: the status URL is made of the Host and scheme unless a
@@ -275,21 +350,21 @@ class Gate:
             None if self.public_url else scope.get("scheme"),
             path if kind == answer.PROBLEM else "",
         )
-        cached = self._window_answers.get(key)
-        if cached is None:
-            cached = self._new_answer(key, window, path)
+        refusal = self._window_answers.get(key)
+        if refusal is None:
+            refusal = self._new_answer(key, window, path)
         # An overrunning window's body says to check back soon (cause.wait); else until its end.
         retry_after = self.retry.seconds_for(
-            cached.wait if overrun else end_ts - now_ts, client.seed
+            refusal.wait if overrun else end_ts - now_ts, client.seed
         )
-        start = cached.starts.get(retry_after)
-        if start is None:
-            start = cached.start(retry_after)
-        if scope["type"] == "http":
-            await send(start)
-            await send(cached.body)
-        else:
-            await _refuse_websocket(scope, receive, send, start["headers"], cached.payload)
+        start = refusal.start(retry_after)
+        if asked.cookie is None:
+            # Until the whole seconds to the window's end change, and with them Retry-After,
+            # the same client asking the same gets this again without a look at its token.
+            # Only refusals are remembered: a token revoked meanwhile would be refused anyway.
+            until = math.inf if overrun else end_ts - math.ceil(end_ts - now_ts) + 1
+            client.remember(window, asked, scope.get("scheme"), path, until, refusal, start)
+        return refusal, start
 
     async def _let_through(
         self,
