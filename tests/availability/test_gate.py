@@ -234,9 +234,7 @@ async def test_a_client_asking_again_is_told_the_time_left_now(
         await clock.advance(10)
         assert await retry_after(http) == first - 10
         old_end = world.rt.maintenance.closing("vehicle_data").expected_end
-        extended = await ops.post(
-            f"/api/1/maintenance/{window['id']}/extend", json={"minutes": 15}
-        )
+        extended = await ops.post(f"/api/1/maintenance/{window['id']}/extend", json={"minutes": 15})
         assert extended.status_code == 200, extended.text
         await world.eventually(
             lambda: world.rt.maintenance.closing("vehicle_data").expected_end != old_end

@@ -76,7 +76,9 @@ async def test_a_push_is_encrypted_for_the_browser_and_signed_with_the_key_it_su
     with pytest.raises(Exception):  # noqa: B017 - another browser's keys cannot read it
         Browser().read(request)
 
-    (push,) = [d for d in await settled(world, "window:3:announced", "delivered") if d.channel == "push"]
+    (push,) = [
+        d for d in await settled(world, "window:3:announced", "delivered") if d.channel == "push"
+    ]
     subscriptions = (await _overview(world, ada))["subscriptions"]
     assert isinstance(subscriptions, list)
     assert subscriptions[0]["device"] == "Chrome on Android"
@@ -211,9 +213,10 @@ def test_every_process_sharing_the_secret_has_the_same_vapid_key(
     other = vapid_key(_settings(tmp_path / "c", secret_key="t" * 40), clock)
     assert one.public_key == two.public_key != other.public_key
     # A restarted process with a generated secret keeps it in the data dir: same key again.
-    assert vapid_key(_settings(tmp_path / "d"), clock).public_key == vapid_key(
-        _settings(tmp_path / "d"), clock
-    ).public_key
+    assert (
+        vapid_key(_settings(tmp_path / "d"), clock).public_key
+        == vapid_key(_settings(tmp_path / "d"), clock).public_key
+    )
     given = b64url((12345).to_bytes(32, "big"))
     assert vapid_key(_settings(tmp_path / "e", vapid_private_key=given), clock).public_key != (
         one.public_key

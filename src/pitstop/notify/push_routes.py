@@ -44,7 +44,12 @@ class Unsubscribe(msgspec.Struct, forbid_unknown_fields=True):
     endpoint: str
 
 
-_BROWSERS = (("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Safari/", "Safari"))
+_BROWSERS = (
+    ("Edg/", "Edge"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+)
 _SYSTEMS = (
     ("Android", "Android"),
     ("iPhone", "iPhone"),
@@ -57,7 +62,7 @@ _SYSTEMS = (
 
 
 def device_name(user_agent: str) -> str:
-    """"Chrome on Android": enough for an owner to tell their browsers apart."""
+    """A name such as "Chrome on Android": enough for an owner to tell their browsers apart."""
     browser = next((name for mark, name in _BROWSERS if mark in user_agent), "A browser")
     system = next((name for mark, name in _SYSTEMS if mark in user_agent), "")
     return f"{browser} on {system}" if system else browser

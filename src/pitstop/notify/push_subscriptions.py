@@ -163,7 +163,9 @@ class PushSubscriptions:
     async def delivered(self, subscription_id: int) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(
-                t.update().where(t.c.id == subscription_id).values(last_delivered_at=self.clock.now())
+                t.update()
+                .where(t.c.id == subscription_id)
+                .values(last_delivered_at=self.clock.now())
             )
 
     async def for_users(self, conn: AsyncConnection, user_ids: list[int]) -> list[tuple[int, str]]:
