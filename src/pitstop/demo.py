@@ -6,6 +6,7 @@ import asyncio
 import json
 import signal
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from rich.console import Console
@@ -32,6 +33,11 @@ CARS = (
     ("5YJYDEM0000000002", "White Model Y", "modely", "charging"),
     ("5YJ3DEM0000000003", "Red Model 3", "model3", "driving"),
 )
+
+#: VIN -> (km driven, days) since a demo car's last service. The Red Model 3 is past both
+#: limits (20,000 km, 365 days by default), so a newcomer sees the app suggest booking service
+#: and the owner's service-due alert without waiting for a car to get there.
+SERVICE_HISTORY = {"5YJ3DEM0000000003": (20_450.0, 395)}
 
 
 @dataclass
@@ -125,6 +131,11 @@ async def run_demo(
             operator, client_id="pitstop-demo", label="demo operator"
         )
         fleet = Fleet(server.url, creds, situations=[c[3] for c in CARS], time_scale=time_scale)
+        for car in fleet.cars:
+            if car.vin in SERVICE_HISTORY:
+                km, days = SERVICE_HISTORY[car.vin]
+                serviced = fleet.physics_clock.now() - timedelta(days=days)
+                car.model.set_service(distance_km=km, last_service_at=serviced)
         await fleet.start()
         async with asyncio.timeout(30):
             await fleet.wait_connected()
@@ -176,7 +187,8 @@ def _print_welcome(
     table.add_column("VIN")
     table.add_column("doing")
     for vin, name, _, situation in CARS:
-        table.add_row(name, vin, situation.replace("_", " "))
+        doing = situation.replace("_", " ")
+        table.add_row(name, vin, f"{doing}, due for service" if vin in SERVICE_HISTORY else doing)
     console.print(table)
     console.print(f"Owner:    {OWNER_EMAIL} / {DEMO_PASSWORD}")
     console.print(f"Operator: {OPERATOR_EMAIL} / {DEMO_PASSWORD}")

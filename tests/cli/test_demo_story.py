@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from pitstop.demo import CARS
 from pitstop.notify.mailbox import Mailbox, mail_dir
 
 STEPS = ("1. Announced.", "2. Reminded", "3. Started", "4. Extended", "5. Finished")
@@ -64,8 +65,15 @@ async def _line(process: asyncio.subprocess.Process, start: str, seen: list[str]
 
 
 def _owner_subjects(data_dir: Path) -> list[str]:
+    """The owner's maintenance mails, oldest first (vehicle alerts, which name a car, left out:
+    the demo's Red Model 3 is due for service)."""
     box = Mailbox(mail_dir(data_dir))
-    return [m.subject for m in reversed(box.latest()) if "owner@pitstop.example" in m.to]
+    cars = [name for _, name, _, _ in CARS]
+    return [
+        m.subject
+        for m in reversed(box.latest())
+        if "owner@pitstop.example" in m.to and not any(car in m.subject for car in cars)
+    ]
 
 
 async def test_the_story_walks_a_window_through_its_life_seen_from_outside(

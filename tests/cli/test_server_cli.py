@@ -69,6 +69,10 @@ async def test_demo_runs_three_cars_writes_demo_json_and_stops_cleanly(tmp_path:
                 "response"
             ]
             assert driving["drive_state"]["shift_state"] == "D"
+            # The driving car is past its service interval: the app's suggestion says why.
+            due = {d["vin"]: d for d in (await http.get("/api/1/service/due")).json()["response"]}
+            assert [vin for vin, d in due.items() if d["due"]] == [info["vins"][2]]
+            assert "since its last service" in " ".join(due[info["vins"][2]]["reasons"])
         async with httpx.AsyncClient(
             base_url=info["url"], headers={"Authorization": f"Bearer {info['operator_token']}"}
         ) as http:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pitstop.notify.outcomes import Recipient
 from pitstop.notify.render import Renderer
-from pitstop.notify.topics import TOPICS
+from pitstop.notify.topics import SUBSCRIPTION_TOPIC, TOPICS, USER_TOPICS
 from tests.notify.support import SmtpSink, notify, settled
 from tests.world import Account, World
 
@@ -17,7 +17,9 @@ async def test_defaults_are_email_and_feed_for_every_topic(world: World, ada: Ac
     assert r.status_code == 200
     prefs = r.json()["response"]
     assert prefs["timezone"] == "UTC"
-    assert set(prefs["channels"]) == set(TOPICS)
+    assert set(prefs["channels"]) == set(USER_TOPICS) == set(prefs["topics"])
+    # The status page subscription's own mail goes to an address: nothing for an owner to set.
+    assert SUBSCRIPTION_TOPIC not in prefs["topics"] and SUBSCRIPTION_TOPIC in TOPICS
     assert prefs["channels"]["maintenance.charging"] == ["email", "feed", "push"]
     assert prefs["channels"]["alert.battery_low"] == ["email", "feed", "push"]
     assert "maintenance.vehicle_link" not in prefs["channels"]

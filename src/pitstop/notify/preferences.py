@@ -19,7 +19,7 @@ from pitstop.clock import Clock
 from pitstop.db import upsert
 from pitstop.db.tables import notification_preferences as t
 from pitstop.db.tables import users
-from pitstop.notify.topics import CHANNELS, DEFAULT_CHANNELS, EMAIL, TOPICS
+from pitstop.notify.topics import CHANNELS, DEFAULT_CHANNELS, EMAIL, USER_TOPICS
 
 _CHUNK = 5000
 
@@ -61,7 +61,7 @@ def validate(change: PreferencesUpdate) -> dict[str, list[str]]:
             problems["timezone"] = [f"{change.timezone!r} is not a time zone (e.g. Europe/Paris)"]
     for topic, channels in (change.channels or {}).items():
         field = f"channels.{topic}"
-        if topic not in TOPICS:
+        if topic not in USER_TOPICS:
             problems.setdefault(field, []).append("unknown topic")
         for channel in channels:
             if channel not in CHANNELS:
@@ -77,7 +77,7 @@ def _merge(stored: dict[str, Any] | None) -> dict[str, list[str]]:
     stored = stored or {}
     return {
         topic: list(stored[topic]) if topic in stored else list(DEFAULT_CHANNELS)
-        for topic in TOPICS
+        for topic in USER_TOPICS
     }
 
 
@@ -120,7 +120,7 @@ class Preferences:
                 await conn.execute(sa.select(t).where(t.c.user_id == user_id).with_for_update())
             ).first()
             stored: dict[str, list[str]] = dict(row.channels) if row else {}
-            current = _merge(stored)[topic] if topic in TOPICS else []
+            current = _merge(stored)[topic] if topic in USER_TOPICS else []
             stored[topic] = [c for c in current if c != channel]
             await self._write(conn, user_id, row.timezone if row else "UTC", stored)
         return True

@@ -20,7 +20,7 @@ from pitstop.accounts.auth import authenticate
 from pitstop.notify import admin_routes, push_routes, webhook_routes
 from pitstop.notify.preferences import PreferencesError, PreferencesUpdate, UserPreferences
 from pitstop.notify.stream import stream
-from pitstop.notify.topics import CHANNELS, TOPICS
+from pitstop.notify.topics import CHANNELS, TOPICS, USER_TOPICS
 from pitstop.notify.unsubscribe import PATH
 from pitstop.responses import ApiError, ok, read_body
 from pitstop.runtime import runtime
@@ -75,7 +75,7 @@ def _preferences(prefs: UserPreferences) -> dict[str, object]:
     return {
         "timezone": prefs.timezone,
         "channels": prefs.channels,
-        "topics": TOPICS,
+        "topics": USER_TOPICS,
         "available_channels": list(CHANNELS),
     }
 

@@ -25,8 +25,8 @@ ALERTS = {
     "service_due": "service is due",
 }
 
-#: topic -> a description for people (settings pages, unsubscribe confirmations).
-TOPICS: dict[str, str] = {
+#: topic -> a description for people: what users choose channels for (their settings).
+USER_TOPICS: dict[str, str] = {
     **{
         f"maintenance.{component}": f"maintenance affecting {COMPONENTS[component]}"
         for component in sorted(WHOLE_SERVICE)
@@ -36,9 +36,12 @@ TOPICS: dict[str, str] = {
 }
 
 
-#: Mail about a status page subscription itself (the confirmation), to an address, not a user.
+#: Mail about a status page subscription itself (the confirmation), to an address, not a user:
+#: no user has a choice to make about it, so it is not in their settings.
 SUBSCRIPTION_TOPIC = "status.subscription"
-TOPICS[SUBSCRIPTION_TOPIC] = "your status page subscription"
+
+#: Every topic a notification may have, with its description (mails, unsubscribe pages).
+TOPICS: dict[str, str] = {**USER_TOPICS, SUBSCRIPTION_TOPIC: "your status page subscription"}
 
 
 def maintenance_topic(component: str) -> str:
