@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pitstop.availability.windows import iso
 from pitstop.clock import Clock
+from pitstop.notify.destinations import Pinned, PrivateDestination, pinned
 from pitstop.notify.outcomes import Delivered, Message, Outcome, Permanent, RetryLater
 from pitstop.notify.push_subscriptions import PushSubscriptions
 from pitstop.notify.topics import PUSH
@@ -86,8 +87,11 @@ class PushChannel:
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 10.0,
         ttl: int = DEFAULT_TTL,
+        allow_private: bool = True,
     ) -> None:
         self.subscriptions = subscriptions
+        #: False: each push goes to the address checked to be public (destinations.py).
+        self.allow_private = allow_private
         self.vapid = vapid
         self.clock = clock
         self.ttl = ttl
@@ -116,8 +120,19 @@ class PushChannel:
             "ttl": str(self.ttl),
             "urgency": "normal",
         }
+        target = Pinned(keys.endpoint, {}, {})
+        if not self.allow_private:
+            try:
+                target = await pinned(keys.endpoint)
+            except PrivateDestination as exc:
+                return Permanent(str(exc))
+            except OSError as exc:
+                return RetryLater(f"could not resolve the push service's host: {exc}")
+        headers.update(target.headers)
         try:
-            response = await self.http.post(keys.endpoint, content=body, headers=headers)
+            response = await self.http.post(
+                target.url, content=body, headers=headers, extensions=target.extensions
+            )
             outcome = classify(response, None, self.clock)
         except httpx.HTTPError as exc:
             return classify(None, exc, self.clock)

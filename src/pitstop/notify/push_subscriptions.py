@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pitstop.clock import Clock
 from pitstop.db.tables import push_subscriptions as t
+from pitstop.notify.destinations import PrivateDestination, check_public
 from pitstop.notify.vapid import b64url_decode
 
 MAX_PER_USER = 20
@@ -54,13 +55,14 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def check_endpoint(url: str) -> str:
-    """Browsers' push services are https; plain http only on this machine (a local push service)."""
+def check_endpoint(url: str, *, allow_private: bool = True) -> str:
+    """Browsers' push services are https; plain http only on this machine (a local push
+    service), and only where private destinations are allowed (destinations.py)."""
     url = url.strip()
     parts = urlsplit(url)
     if not parts.hostname or parts.scheme not in ("http", "https"):
         raise SubscriptionError("A push endpoint is an https:// URL.", "endpoint")
-    if parts.scheme == "http" and not _loopback(parts.hostname):
+    if parts.scheme == "http" and not (allow_private and _loopback(parts.hostname)):
         raise SubscriptionError("A push endpoint is an https:// URL.", "endpoint")
     if len(url) > 2000:
         raise SubscriptionError("A push endpoint has at most 2000 characters.", "endpoint")
@@ -85,9 +87,11 @@ def check_keys(p256dh: str, auth: str) -> None:
 
 
 class PushSubscriptions:
-    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+    def __init__(self, engine: AsyncEngine, clock: Clock, *, allow_private: bool = True) -> None:
         self.engine = engine
         self.clock = clock
+        #: False: endpoints into a network are refused (destinations.py), as for webhooks.
+        self.allow_private = allow_private
 
     @staticmethod
     def _subscription(row: Any) -> PushSubscription:
@@ -104,8 +108,17 @@ class PushSubscriptions:
         self, user_id: int, endpoint: str, p256dh: str, auth: str, device: str = ""
     ) -> PushSubscription:
         """Store (or take over) the browser's subscription for `user_id`."""
-        endpoint = check_endpoint(endpoint)
+        endpoint = check_endpoint(endpoint, allow_private=self.allow_private)
         check_keys(p256dh, auth)
+        if not self.allow_private:
+            try:
+                await check_public(endpoint)
+            except PrivateDestination as exc:
+                raise SubscriptionError(str(exc), "endpoint") from exc
+            except OSError as exc:
+                raise SubscriptionError(
+                    f"The push endpoint's host does not resolve: {exc}", "endpoint"
+                ) from exc
         now = self.clock.now()
         async with self.engine.begin() as conn:
             existing = (await conn.execute(sa.select(t).where(t.c.endpoint == endpoint))).first()

@@ -106,7 +106,9 @@ def build_notifications(
     preferences = Preferences(engine, clock)
     hub = FeedHub(engine, clock, poll_interval=settings.notify_poll_interval)
     endpoints = WebhookEndpoints(engine, clock, allow_private=settings.webhook_allow_private)
-    push_subscriptions = PushSubscriptions(engine, clock)
+    push_subscriptions = PushSubscriptions(
+        engine, clock, allow_private=settings.webhook_allow_private
+    )
     vapid = vapid_key(settings, clock)
     if channels is None:
         built: dict[str, Channel] = {"feed": FeedChannel(engine, clock, hub)}
@@ -125,6 +127,7 @@ def build_notifications(
             clock,
             timeout=settings.webhook_timeout,
             ttl=settings.push_ttl,
+            allow_private=settings.webhook_allow_private,
         )
         channels = built
     outbox = Outbox(

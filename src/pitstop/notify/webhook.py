@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from pitstop.availability.windows import iso
 from pitstop.clock import Clock
 from pitstop.notify import signing
-from pitstop.notify.destinations import PrivateDestination, check_public
+from pitstop.notify.destinations import Pinned, PrivateDestination, pinned
 from pitstop.notify.endpoints import WebhookEndpoints
 from pitstop.notify.outcomes import Delivered, Message, Outcome, Permanent, RetryLater
 from pitstop.notify.topics import WEBHOOK
@@ -119,9 +119,10 @@ class WebhookChannel:
         endpoint, secrets = found
         if not endpoint.enabled:
             return Permanent("the webhook endpoint is disabled")
+        target = Pinned(endpoint.url, {}, {})
         if not self.allow_private:
             try:
-                await check_public(endpoint.url)
+                target = await pinned(endpoint.url)
             except PrivateDestination as exc:
                 return Permanent(str(exc))
             except OSError as exc:
@@ -130,8 +131,11 @@ class WebhookChannel:
         timestamp = math.floor(self.clock.timestamp())
         headers = signing.headers(secrets, message.key, timestamp, body)
         headers["content-type"] = "application/json"
+        headers.update(target.headers)
         try:
-            async with self.http.stream("POST", endpoint.url, content=body, headers=headers) as r:
+            async with self.http.stream(
+                "POST", target.url, content=body, headers=headers, extensions=target.extensions
+            ) as r:
                 return classify(r, None, self.clock.now())
         except httpx.HTTPError as exc:
             return classify(None, exc, self.clock.now())
