@@ -51,8 +51,23 @@ async def start(
             raise RuntimeError("the server stopped while starting")
         await asyncio.sleep(0.01)
     bound = sock.getsockname()[1]
-    shown = f"[{host}]" if ":" in host else host
-    return RunningServer(url=f"http://{shown}:{bound}", port=bound, server=server, task=task)
+    url = listening_url(host, bound)
+    _tell_links(app, url)
+    return RunningServer(url=url, port=bound, server=server, task=task)
+
+
+def listening_url(host: str, port: int) -> str:
+    """The URL of a server bound to `host`:`port` (all interfaces: this machine's loopback)."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host
+    shown = f"[{shown}]" if ":" in shown else shown
+    return f"http://{shown}:{port}"
+
+
+def _tell_links(app: object, url: str) -> None:
+    """Links in notifications point where the server listens until someone says better."""
+    rt = getattr(getattr(app, "state", None), "runtime", None)
+    if rt is not None:
+        rt.notify.links.listening(url)
 
 
 @contextlib.asynccontextmanager
@@ -99,6 +114,8 @@ def _worker(sock: socket.socket, grace: float, timeout: float) -> None:
     from pitstop.availability.drain import DrainingServer
 
     app = from_environment()
+    host, port = sock.getsockname()[:2]
+    _tell_links(app, listening_url(host, port))
     config = uvicorn.Config(
         app,
         lifespan="on",

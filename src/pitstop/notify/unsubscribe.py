@@ -29,15 +29,26 @@ def _unb64(text: str) -> bytes:
 class UnsubscribeLinks:
     def __init__(self, secret: str, base_url: str = "") -> None:
         self._key = hashlib.sha256(b"pitstop-unsubscribe:" + secret.encode()).digest()
-        #: Where links point: the configured public URL; without one, the address requests
-        #: last came in on (see `seen`), and before any, the default local server.
+        #: Where links point: the configured public URL; without one, the address signed-in
+        #: users' requests last came in on (`seen`), and before any, where the server listens
+        #: (`listening`), or the default local server.
         self.configured = bool(base_url)
         self.base_url = base_url.rstrip("/") or DEFAULT_BASE
+        self._learned = False
+
+    def listening(self, url: str) -> None:
+        """The server listens on `url`: links use it until a signed-in user's request or a
+        configured public URL says better (mail sent before anyone signed in needs one too)."""
+        if not (self.configured or self._learned):
+            self.base_url = url.rstrip("/")
 
     def seen(self, base_url: str) -> None:
-        """A request came in on `base_url`: links use it unless a public URL is configured."""
+        """A signed-in user's request came in on `base_url`: links use it unless a public URL
+        is configured. Only signed-in users' requests teach it (the feed, the preferences):
+        an anonymous one could send any Host header and steer every later mail's links."""
         if not self.configured:
             self.base_url = base_url.rstrip("/")
+            self._learned = True
 
     def _sign(self, payload: str) -> str:
         return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest()[:18])

@@ -23,7 +23,6 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from pitstop.runtime import runtime
 from pitstop.web import STATIC, templates
 
 APP_STATIC = STATIC / "app"
@@ -56,8 +55,6 @@ def shell_version(root: Path = APP_STATIC) -> str:
 
 
 async def shell(request: Request) -> Response:
-    # Without a configured public URL, links in notifications point where owners open the app.
-    runtime(request).notify.links.seen(str(request.base_url))
     return templates.TemplateResponse(
         request,
         "app.html",
