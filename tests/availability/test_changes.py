@@ -123,18 +123,22 @@ async def test_changes_still_arrive_after_the_database_drops_every_connection(
         process(database_url, NoFeed(), poll=HOUR) as a,
         process(database_url, NoFeed(), poll=0.05) as b,
     ):
-        await asyncio.sleep(0.3)  # b has polled: its reading connection is open
+        async with asyncio.timeout(10):  # b has polled: its reading connection is open
+            while (reader := b.state._reader) is None:
+                await asyncio.sleep(0.02)
+        raw = await reader.get_raw_connection()
+        reader_pid = raw.driver_connection.get_server_pid()  # type: ignore[union-attr]
         name = make_url(database_url).database
         admin = await asyncpg.connect(database_url)
         try:
-            killed = await admin.fetchval(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            rows = await admin.fetch(
+                "SELECT pid, pg_terminate_backend(pid) AS killed FROM pg_stat_activity"
                 " WHERE datname = $1 AND pid <> pg_backend_pid()",
                 name,
             )
         finally:
             await admin.close()
-        assert killed >= 1
+        assert reader_pid in {r["pid"] for r in rows if r["killed"]}  # b's reader is gone
         await _start_a_window(a)
         await _sees_it(b)
 

@@ -250,8 +250,14 @@ class _Replies(asyncio.Protocol):
         if self.lost is not None:
             raise _Lost(self.lost)
         if self.paused:
-            self.drained = self.loop.create_future()
-            await self.drained
+            # A server that stops reading must not hold this lane past the timeout (the lease
+            # would run out and the batch be sent again): fail it like a silent reply.
+            drained = self.drained = self.loop.create_future()
+            timer = self.loop.call_later(self.timeout, self._stalled, drained)
+            try:
+                await drained
+            finally:
+                timer.cancel()
             if self.lost is not None:
                 raise _Lost(self.lost)
         self.transport.write(data)
@@ -272,6 +278,11 @@ class _Replies(asyncio.Protocol):
         if self.replies:
             return self.replies.popleft()
         raise _Lost(self.lost or "no answer")
+
+    def _stalled(self, drained: asyncio.Future[None]) -> None:
+        if not drained.done():
+            self._fail(f"the SMTP server took nothing in {self.timeout:g} s")
+            drained.set_result(None)
 
     def _timed_out(self, waiter: asyncio.Future[None]) -> None:
         if not waiter.done():
