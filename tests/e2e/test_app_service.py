@@ -246,9 +246,15 @@ async def test_a_service_window_pauses_the_service_screen_only(
     page, car = owner.page, card(owner.page)
     async with world.client(owner.account.token) as me:
         await book_over_api(me, owner.car.vin, center["id"], at(tomorrow(), 9))
+    # Bob, who uses the same phone later, has his own appointment at 10:00.
+    bob = await world.account("bob@example.com")
+    bobs_car = await world.car(bob, name="Red Model Y", connect=False)
+    async with world.client(bob.token) as http:
+        await book_over_api(http, bobs_car.vin, center["id"], at(tomorrow(), 10))
     await page.get_by_role("link", name="Service").click()
     item = page.locator("#appointments li.appointment")
     await expect(item).to_contain_text("Wipers squeak")
+    await expect(item).to_contain_text("09:00–10:00")
     async with world.client(ops.token) as http:
         window = await schedule_window(
             http,
@@ -292,9 +298,30 @@ async def test_a_service_window_pauses_the_service_screen_only(
         await expect(car.get_by_role("status")).to_have_text("Unlocked.")
         await page.screenshot(path=tmp_path / "2-cars-work.png", full_page=True)
 
+        # Olga signs out and Bob signs in on the same device while the window holds: the
+        # app cannot show him his appointments yet, and shows him none of hers instead.
+        await page.get_by_role("link", name="Settings").click()
+        await page.get_by_role("button", name="Sign out").click()
+        await expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+        await sign_in(page, world.url, bob.user.email, bob.password)
+        await expect(card(page, "Red Model Y")).to_be_visible()
+        await expect(car).to_have_count(0)
+        await page.get_by_role("link", name="Service").click()
+        await expect(notice).to_be_visible(timeout=10_000)
+        await expect(page.locator("#appointments")).to_have_text(
+            "Your appointments could not be loaded yet."
+        )
+        await expect(page.locator("#appointments-age")).to_be_hidden()
+        for hers in ("Blue Model 3", "09:00–10:00", "As last seen"):
+            await expect(page.locator("#view-service")).not_to_contain_text(hers)
+        await page.screenshot(path=tmp_path / "3-next-owner.png", full_page=True)
+
         r = await http.post(f"/api/1/maintenance/{window}/finish")
         assert r.status_code == 200, r.text
         await page.get_by_role("link", name="Service").click()
         await expect(notice).to_be_hidden(timeout=10_000)
         await expect(page.get_by_role("button", name="Book service")).to_be_enabled()
+        await expect(item).to_have_count(1)  # Bob's own, and only his
+        await expect(item).to_contain_text("Red Model Y at Pitstop Mitte")
+        await expect(item).to_contain_text("10:00–11:00")
         await expect(item.get_by_role("button", name="Reschedule")).to_be_enabled()

@@ -1,9 +1,16 @@
 // Sign-in through Pitstop's OAuth authorization_code flow with PKCE (S256), and the tokens.
 // Tokens live in localStorage so the installed app stays signed in; the access token is
 // refreshed with the refresh token before it expires, or when the server says it has.
+//
+// What the app keeps on this device under "pitstop.*" in localStorage (the cars and their
+// last state, their tracks, the appointments, which cars are due, the chosen center) belongs
+// to whoever is signed in: signing out forgets all of it, and so does signing in as someone
+// else than the last account, so the next person on the device never sees it. Only the
+// device's own settings below stay.
 
 const KEY = "pitstop.tokens";
 const PENDING = "pitstop.signin";
+const DEVICE_KEYS = new Set(["pitstop.app.tuning"]);
 const SCOPES = "openid offline_access user_data vehicle_device_data vehicle_location vehicle_cmds vehicle_charging_cmds";
 
 export const clientId = () =>
@@ -40,6 +47,15 @@ export function tokens() {
   }
 }
 
+// The id token's claims (email, name), or null without one.
+function claims(grant) {
+  try {
+    return JSON.parse(atob(grant.id_token.split(".")[1].replaceAll("-", "+").replaceAll("_", "/")));
+  } catch {
+    return null;
+  }
+}
+
 function save(grant) {
   const previous = tokens() || {};
   const t = {
@@ -48,15 +64,23 @@ function save(grant) {
     expires_at: Date.now() + (grant.expires_in || 3600) * 1000,
     email: previous.email || null,
   };
-  try {
-    const claims = JSON.parse(atob(grant.id_token.split(".")[1].replaceAll("-", "+").replaceAll("_", "/")));
-    t.email = claims.email || t.email;
-    t.name = claims.name || "";
-  } catch {
-    /* no id token: keep what we had */
+  const c = claims(grant); // without an id token: keep what we had
+  if (c) {
+    t.email = c.email || t.email;
+    t.name = c.name || "";
   }
   localStorage.setItem(KEY, JSON.stringify(t));
   return t;
+}
+
+// Forget everything this device keeps for the signed-in account (its tokens included),
+// keeping only the device's own settings.
+function forgetAccount() {
+  const keys = [];
+  for (let i = 0; i < localStorage.length; i++) keys.push(localStorage.key(i));
+  for (const k of keys) {
+    if (k?.startsWith("pitstop.") && !DEVICE_KEYS.has(k)) localStorage.removeItem(k);
+  }
 }
 
 export function signedIn() {
@@ -120,6 +144,10 @@ export async function finishSignIn() {
   if (!r.ok || !body?.access_token) {
     return `Sign-in did not finish: ${body?.error_description || body?.error || `the server answered ${r.status}`}.`;
   }
+  // Unless the same account signs in again over its own tokens, start from nothing: this also
+  // clears what an older version of the app left behind when it signed out.
+  const before = tokens();
+  if (!before?.email || before.email !== claims(body)?.email) forgetAccount();
   save(body);
   return "";
 }
@@ -168,7 +196,7 @@ export async function accessToken({ force = false } = {}) {
 }
 
 export function signOutLocally() {
-  localStorage.removeItem(KEY);
+  forgetAccount();
 }
 
 export async function signOut() {

@@ -4,8 +4,9 @@
 // jittered moment (Retry-After plus random jitter) so that open apps do not all return at once.
 
 import { listeners, status } from "./api.js";
+import { el, expectedBack, updateCountdowns } from "./dom.js";
 import {
-  COMPONENTS, WHOLE_SERVICE, clock, countdown, duration, listWords, reasonWords, when,
+  COMPONENTS, WHOLE_SERVICE, clock, duration, listWords, reasonWords, when,
 } from "./words.js";
 
 const HORIZON_MS = 72 * 3600 * 1000; // announce windows starting within 72 h, as the server does
@@ -202,17 +203,6 @@ export async function check({ soon = false } = {}) {
 
 // --- what the user sees --------------------------------------------------------------------
 
-const el = (tag, attrs = {}, ...children) => {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") node.className = v;
-    else if (k === "text") node.textContent = v;
-    else node.setAttribute(k, v);
-  }
-  for (const c of children) node.append(c);
-  return node;
-};
-
 function affectedWords(w) {
   if (w.whole) return "all of Pitstop";
   return listWords(w.components.map((c) => COMPONENTS[c] || c));
@@ -285,11 +275,8 @@ function renderCurrent() {
     part.append(el("p", { class: "reason" }, el("strong", { text: w.title }), ` — for ${reasonWords(w.reason)}.`));
     if (w.description) part.append(el("p", { text: w.description }));
     if (w.expectedEnd) {
-      const end = el("p", { class: "end" });
-      end.append("Expected back at ", el("time", { datetime: w.expectedEnd.toISOString(), text: when(w.expectedEnd) }), ": ");
-      end.append(el("span", { class: "countdown", role: "timer", "aria-live": "off", "data-until": w.expectedEnd.toISOString() }));
-      part.append(end);
-      part.append(el("p", { class: "late", hidden: "", text: "This is taking longer than planned. The app checks again by itself." }));
+      part.append(expectedBack(w.expectedEnd, { class: "end" }));
+      part.append(el("p", { class: "late", hidden: true, text: "This is taking longer than planned. The app checks again by itself." }));
     }
     const last = w.updates?.[w.updates.length - 1];
     if (last?.message) part.append(el("p", { class: "muted", text: `Latest update: ${last.message}` }));
@@ -301,11 +288,9 @@ function renderCurrent() {
   box.append(foot);
   const update = () => {
     const now = Date.now();
-    for (const c of box.querySelectorAll(".countdown")) {
-      const left = (Date.parse(c.dataset.until) - now) / 1000;
-      c.textContent = left > 0 ? `${countdown(left)} left` : "any moment now";
+    updateCountdowns(box, (c, left) => {
       c.closest(".window").querySelector(".late").hidden = left > 0;
-    }
+    }, now);
     const next = box.querySelector(".next-check");
     if (next) next.textContent = checkAt ? `Checking again by itself in ${duration((checkAt - now) / 1000)}.` : "";
   };

@@ -12,7 +12,8 @@
 import { ApiError, api } from "./api.js";
 import * as cars from "./cars.js";
 import * as maint from "./maintenance.js";
-import { age, clock, countdown, reasonWords, when } from "./words.js";
+import { el, expectedBack, updateCountdowns } from "./dom.js";
+import { age, clock, reasonWords } from "./words.js";
 
 const $ = (id) => document.getElementById(id);
 const KEEP = "pitstop.service.appointments";
@@ -31,18 +32,6 @@ let busy = false;
 let dueTimer = null;
 let tick = null;
 let focusNext = null; // the appointment to focus once the list is shown again
-
-const el = (tag, attrs = {}, ...children) => {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v == null || v === false) continue;
-    if (k === "class") node.className = v;
-    else if (k === "text") node.textContent = v;
-    else node.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children) if (c != null) node.append(c);
-  return node;
-};
 
 function read(key) {
   try {
@@ -640,14 +629,7 @@ function renderNotice() {
   for (const w of ws) {
     box.append(el("p", {}, el("strong", { text: w.title }), ` — server maintenance for ${reasonWords(w.reason)}.`));
     if (w.expectedEnd) {
-      box.append(el(
-        "p",
-        {},
-        "Expected back at ",
-        el("time", { datetime: w.expectedEnd.toISOString(), text: when(w.expectedEnd) }),
-        ": ",
-        el("span", { class: "countdown", role: "timer", "aria-live": "off", "data-until": w.expectedEnd.toISOString() }),
-      ));
+      box.append(expectedBack(w.expectedEnd));
     }
   }
   box.append(el("p", {
@@ -660,12 +642,7 @@ function renderNotice() {
   const carsWork = ["vehicle_data", "vehicle_commands"].every((c) => !down.has(c));
   if (carsWork) box.append(el("p", { class: "works", text: "Your cars and their controls keep working." }));
   box.append(el("p", {}, el("a", { href: ws.find((w) => w.statusUrl)?.statusUrl || "/status", text: "Status page" })));
-  const update = () => {
-    for (const c of box.querySelectorAll(".countdown")) {
-      const left = (Date.parse(c.dataset.until) - Date.now()) / 1000;
-      c.textContent = left > 0 ? `${countdown(left)} left` : "any moment now";
-    }
-  };
+  const update = () => updateCountdowns(box);
   update();
   tick = setInterval(update, 1000);
 }

@@ -19,6 +19,7 @@ const SHELL = [
   "/app/static/push.js",
   "/app/static/service.js",
   "/app/static/words.js",
+  "/app/static/dom.js",
   "/app/static/sha256.js",
   "/app/static/icon.svg",
   "/app/static/icon-192.png",
@@ -99,11 +100,24 @@ self.addEventListener("push", (event) => {
   event.waitUntil(self.registration.showNotification(message.title || "Pitstop", options));
 });
 
+// Where a tapped notification leads: an address on Pitstop itself, else the app. A message
+// naming another site (or something that is no address) never opens it.
+function target(raw) {
+  const here = self.location.origin;
+  try {
+    const url = new URL(raw || "/app", here);
+    if (url.origin === here) return url;
+  } catch {
+    /* not an address */
+  }
+  return new URL("/app", here);
+}
+
 self.addEventListener("notificationclick", (event) => {
   event.notification.close();
-  const url = new URL(event.notification.data?.url || "/app", self.location.origin);
+  const url = target(event.notification.data?.url);
   event.waitUntil((async () => {
-    if (url.origin === self.location.origin && url.pathname.startsWith("/app")) {
+    if (url.pathname === "/app" || url.pathname.startsWith("/app/")) {
       const open = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
       const app = open.find((c) => new URL(c.url).pathname.startsWith("/app"));
       if (app) {
