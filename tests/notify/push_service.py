@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from pitstop.notify.vapid import b64url, b64url_decode
+from pitstop.notify.b64url import b64url, b64url_decode
 from pitstop.server import RunningServer, start
 
 

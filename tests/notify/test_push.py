@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from pitstop.clock import ManualClock
+from pitstop.notify.b64url import b64url
 from pitstop.notify.service import vapid_key
-from pitstop.notify.vapid import b64url
 from pitstop.settings import Settings, load_settings
 from tests.notify.push_service import Browser, PushService, check_vapid
 from tests.notify.support import later, notify, settled

@@ -73,13 +73,6 @@ class BypassSigner:
         return hmac.compare_digest(expected, sig)
 
 
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value)
-    return None
-
-
 def _cookie(raw: bytes | None, name: str) -> str | None:
     """The value of cookie `name` in a Cookie header."""
     if raw is None:

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pitstop.clock import Clock
 from pitstop.db.tables import push_subscriptions as t
+from pitstop.notify.b64url import b64url_decode
 from pitstop.notify.destinations import PrivateDestination, check_public
-from pitstop.notify.vapid import b64url_decode
 
 MAX_PER_USER = 20
 

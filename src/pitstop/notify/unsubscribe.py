@@ -8,22 +8,15 @@ also what mail clients do for `List-Unsubscribe-Post: List-Unsubscribe=One-Click
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
+
+from pitstop.notify.b64url import b64url, b64url_decode
 
 PATH = "/notifications/unsubscribe"
 #: Where people who are not users (status page subscribers) unsubscribe, by address.
 ADDRESS_PATH = "/status/unsubscribe"
 DEFAULT_BASE = "http://127.0.0.1:8000"
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 class UnsubscribeLinks:
@@ -51,17 +44,17 @@ class UnsubscribeLinks:
             self._learned = True
 
     def _sign(self, payload: str) -> str:
-        return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest()[:18])
+        return b64url(hmac.new(self._key, payload.encode(), hashlib.sha256).digest()[:18])
 
     def token(self, user_id: int, topic: str) -> str:
         payload = f"{user_id}:{topic}"
-        return f"{_b64(payload.encode())}.{self._sign(payload)}"
+        return f"{b64url(payload.encode())}.{self._sign(payload)}"
 
     def read(self, token: str) -> tuple[int, str] | None:
         """(user id, topic) if `token` is one of ours, else None."""
         encoded, _, signature = token.partition(".")
         try:
-            payload = _unb64(encoded).decode()
+            payload = b64url_decode(encoded).decode()
         except (ValueError, UnicodeDecodeError):
             return None
         if not hmac.compare_digest(self._sign(payload), signature):
@@ -76,13 +69,13 @@ class UnsubscribeLinks:
 
     def address_token(self, address: str) -> str:
         payload = f"address:{address.lower()}"
-        return f"{_b64(payload.encode())}.{self._sign(payload)}"
+        return f"{b64url(payload.encode())}.{self._sign(payload)}"
 
     def read_address(self, token: str) -> str | None:
         """The address in `token` if it is one of ours (an address link), else None."""
         encoded, _, signature = token.partition(".")
         try:
-            payload = _unb64(encoded).decode()
+            payload = b64url_decode(encoded).decode()
         except (ValueError, UnicodeDecodeError):
             return None
         if not hmac.compare_digest(self._sign(payload), signature):

@@ -9,7 +9,6 @@ push services then refuse our messages (403) and owners subscribe again.
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -18,6 +17,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from py_vapid import Vapid
 
 from pitstop.clock import Clock
+from pitstop.notify.b64url import b64url, b64url_decode
 
 #: The order of P-256's base point: a private key is an integer in [1, N - 1].
 _N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
@@ -25,14 +25,6 @@ _N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 #: its end a fresh one is made, in seconds.
 TOKEN_TTL = 12 * 3600
 RENEW_BEFORE = 3600
-
-
-def b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def derive_private_key(secret: str) -> ec.EllipticCurvePrivateKey:
