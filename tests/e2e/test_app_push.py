@@ -202,3 +202,28 @@ async def test_push_turned_off_from_another_device_shows_off_here(
     await expect(page.locator("#push-result")).to_contain_text("gets no more push notifications")
     await expect(devices).to_have_count(0)
     assert await world.rt.notify.push_subscriptions.of_user(account.user.id) == []
+
+
+async def test_signing_out_stops_push_to_this_browser(
+    world: World, page: Page, service: PushService
+) -> None:
+    """The next person to use this browser must not get the last owner's notifications."""
+    keys = Browser()
+    account = await world.account("pia@example.com")
+    await page.context.grant_permissions(["notifications"], origin=world.url)
+    endpoint = service.endpoint("shared-laptop")
+    sub = keys.subscription(endpoint)["keys"]
+    await page.add_init_script(
+        f"({PUSH_MANAGER})({json.dumps([endpoint, sub['p256dh'], sub['auth']])})"
+    )
+    await sign_in(page, world.url, account.user.email, account.password)
+    await page.get_by_role("link", name="Settings").click()
+    await page.get_by_role("button", name="Turn on push notifications").click()
+    await expect(page.locator("#push-state")).to_contain_text("On: this browser shows")
+    assert len(await world.rt.notify.push_subscriptions.of_user(account.user.id)) == 1
+
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.get_by_role("button", name=re.compile("^Sign in"))).to_be_visible()
+    assert await world.rt.notify.push_subscriptions.of_user(account.user.id) == []
+    # The browser's own registration is gone too: signing in again shows push off.
+    assert await page.evaluate("localStorage.getItem('test.push.subscription')") is None

@@ -5,6 +5,7 @@ import { beginSignIn, finishSignIn, signOut, signedIn, tokens } from "./auth.js"
 import * as cars from "./cars.js";
 import * as maint from "./maintenance.js";
 import * as notes from "./notifications.js";
+import { forgetThisBrowser } from "./push.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -75,6 +76,7 @@ async function boot() {
   }
   $("signin-button").addEventListener("click", () => beginSignIn());
   $("signout").addEventListener("click", async () => {
+    await forgetThisBrowser();  // while the account's token still works
     await signOut();
     location.replace("/app");
   });

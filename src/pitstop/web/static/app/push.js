@@ -162,6 +162,22 @@ async function turnOff() {
   }
 }
 
+// Signing out: this browser stops getting the account's pushes, here and at the server, so
+// the next person to use it does not see them. Best effort: offline, the server forgets the
+// browser when its push service answers 404/410, or when it is turned on for another account.
+export async function forgetThisBrowser() {
+  try {
+    if (!("serviceWorker" in navigator) || !("PushManager" in window)) return;
+    const reg = await Promise.race([navigator.serviceWorker.ready, new Promise((done) => setTimeout(done, 2000))]);
+    const current = await reg?.pushManager.getSubscription();
+    if (!current) return;
+    await api("/api/1/notifications/push/unsubscribe", { method: "POST", body: { endpoint: current.endpoint }, component: "notifications" }).catch(() => {});
+    await current.unsubscribe();
+  } catch {
+    /* nothing more to do on this device */
+  }
+}
+
 async function sendTest() {
   const out = $("push-result");
   const current = await (await registration()).pushManager.getSubscription();
