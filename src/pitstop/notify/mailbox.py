@@ -17,6 +17,8 @@ import itertools
 import logging
 import os
 import re
+import threading
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -88,6 +90,8 @@ class Mailbox:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._next: itertools.count[int] | None = None
+        # Mails arrive on several SMTP connections at once, each written from a thread.
+        self._lock = threading.Lock()
 
     @property
     def exists(self) -> bool:
@@ -102,17 +106,23 @@ class Mailbox:
 
     def add(self, raw: bytes) -> int:
         self.folder.mkdir(parents=True, exist_ok=True)
-        if self._next is None:
-            self._next = itertools.count(max(self.ids(), default=0) + 1)
-        while True:
-            mail_id = next(self._next)
-            path = self.folder / f"{mail_id:06d}.eml"
-            if path.exists():  # another writer took this number
-                continue
-            temporary = self.folder / f".{mail_id:06d}.{os.getpid()}.tmp"
-            temporary.write_bytes(raw)
-            os.replace(temporary, path)
-            return mail_id
+        # Written whole under a name of its own, then linked to its number: a link never
+        # replaces a mail another writer (thread or process) gave that number first.
+        temporary = self.folder / f".{uuid.uuid4().hex}.tmp"
+        temporary.write_bytes(raw)
+        try:
+            with self._lock:
+                if self._next is None:
+                    self._next = itertools.count(max(self.ids(), default=0) + 1)
+                while True:
+                    mail_id = next(self._next)
+                    try:
+                        os.link(temporary, self.folder / f"{mail_id:06d}.eml")
+                    except FileExistsError:  # another writer took this number
+                        continue
+                    return mail_id
+        finally:
+            temporary.unlink()
 
     def raw(self, mail_id: int) -> bytes | None:
         path = self.folder / f"{mail_id:06d}.eml"
