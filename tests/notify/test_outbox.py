@@ -248,7 +248,7 @@ async def test_the_background_worker_keeps_batches_in_flight_and_delivers_each_r
             text="T",
             deliveries=[NewDelivery("feed", None, f"r{i}") for i in range(300)],
         )
-    recorder = Recorder(delay=0.05)  # a slow channel: the next batch is claimed meanwhile
+    recorder = Recorder(delay=0.2)  # a slow channel: the next batch is claimed meanwhile
     worker = DeliveryWorker(
         outbox, {"feed": recorder}, Preferences(engine, clock), Renderer(), clock, batch=20
     )
