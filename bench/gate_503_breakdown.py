@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import sys
 import tempfile
-import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +24,14 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bench._breakdown import (
+    arguments,
+    asgi_call,
+    http_scope,
+    per_call_us,
+    print_rows,
+    profile,
+)
 from bench._common import prepare
 from pitstop.accounts.tokens import token_hash
 from pitstop.app import create_app
@@ -34,83 +41,6 @@ from pitstop.settings import Settings
 
 VIN = "5YJ3BENCH00000001"
 PATH = f"/api/1/vehicles/{VIN}/vehicle_data"
-
-
-def http_scope(path: str, token: str | None) -> Scope:
-    """A scope like uvicorn's for `GET path`, with wrk's headers (and a bearer token)."""
-    headers = [(b"host", b"127.0.0.1:8000")]
-    if token is not None:
-        headers.append((b"authorization", f"Bearer {token}".encode()))
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "server": ("127.0.0.1", 8000),
-        "client": ("127.0.0.1", 40000),
-        "scheme": "http",
-        "method": "GET",
-        "root_path": "",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "headers": headers,
-        "state": {},
-    }
-
-
-async def _receive() -> Message:
-    return {"type": "http.request", "body": b"", "more_body": False}
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.status = 0
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.body = b""
-
-    async def send(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            self.status = message["status"]
-            self.headers = list(message.get("headers", []))
-        else:
-            self.body = message.get("body", b"")
-
-
-async def per_call_us(
-    call: Callable[[], Awaitable[Any]], *, seconds: float, repeats: int = 7
-) -> float:
-    """The least of `repeats` runs' microseconds per awaited `call()`: the least disturbed by
-    other work on a shared machine."""
-    results = []
-    for _ in range(repeats):
-        n = 0
-        start = time.perf_counter()
-        deadline = start + seconds / repeats
-        while True:
-            for _ in range(200):
-                await call()
-            n += 200
-            now = time.perf_counter()
-            if now >= deadline:
-                break
-        results.append((now - start) / n * 1e6)
-    return min(results)
-
-
-def asgi_call(app: ASGIApp, scope: Scope) -> tuple[Callable[[], Awaitable[None]], Recorder]:
-    recorder = Recorder()
-    headers = scope["headers"]
-    path = list(scope["path"])
-
-    async def call() -> None:
-        # Fresh header bytes and path, as the server parses them per request: their hashes
-        # are not cached, as they would be if every call shared the same objects.
-        fresh = dict(scope)
-        fresh["headers"] = [(bytes(bytearray(k)), bytes(bytearray(v))) for k, v in headers]
-        fresh["path"] = "".join(path)
-        await app(fresh, _receive, recorder.send)
-
-    return call, recorder
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -138,7 +68,7 @@ async def run(args: argparse.Namespace) -> int:
 
 async def measure(args: argparse.Namespace, app: ASGIApp, rt: Runtime, token: str) -> None:
     scope = http_scope(PATH, token)
-    check, recorder = asgi_call(app, scope)
+    check, recorder = asgi_call(app, scope, fresh=True)
     await check()
     if recorder.status != 503:
         raise RuntimeError(f"the gate answered {recorder.status}: {recorder.body[:200]!r}")
@@ -149,7 +79,7 @@ async def measure(args: argparse.Namespace, app: ASGIApp, rt: Runtime, token: st
         await send(start)
         await send(body)
 
-    anonymous, anonymous_recorder = asgi_call(app, http_scope(PATH, None))
+    anonymous, anonymous_recorder = asgi_call(app, http_scope(PATH, None), fresh=True)
     await anonymous()
     if anonymous_recorder.status != 503:
         raise RuntimeError(f"the gate answered {anonymous_recorder.status} with no token")
@@ -165,7 +95,10 @@ async def measure(args: argparse.Namespace, app: ASGIApp, rt: Runtime, token: st
 
     lines: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
         ("empty awaited call (loop overhead, subtracted below)", nothing),
-        ("raw ASGI answer (the gate's status, headers, body)", asgi_call(raw, scope)[0]),
+        (
+            "raw ASGI answer (the gate's status, headers, body)",
+            asgi_call(raw, scope, fresh=True)[0],
+        ),
         ("Pitstop's 503, owner's token (the real app)", check),
         ("Pitstop's 503, no token", anonymous),
         ("  part: Tokens.cached(token)", cached_principal),
@@ -174,43 +107,20 @@ async def measure(args: argparse.Namespace, app: ASGIApp, rt: Runtime, token: st
     base = 0.0
     rows = []
     for name, call in lines:
-        us = await per_call_us(call, seconds=args.seconds)
+        # The least of 7 runs: the least disturbed by other work on a shared machine.
+        us = min(await per_call_us(call, seconds=args.seconds, repeats=7))
         if call is nothing:
             base = us
         rows.append((name, us - base))
-    print(f"{'what':62} µs/request")
-    for name, us in rows:
-        print(f"{name:62} {us:8.2f}")
+    print_rows(rows)
     raw_us = rows[1][1]
     print(f"Pitstop over raw, owner's token: {rows[2][1] - raw_us:.2f} µs")
     if args.pyinstrument:
         await profile(check, seconds=max(args.seconds, 3.0))
 
 
-async def profile(call: Callable[[], Awaitable[Any]], *, seconds: float) -> None:
-    try:
-        from pyinstrument import Profiler
-    except ImportError:
-        print("--pyinstrument needs pyinstrument (a dev dependency: uv sync)", file=sys.stderr)
-        return
-    profiler = Profiler(interval=0.0001, async_mode="disabled")
-    profiler.start()
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        for _ in range(200):
-            await call()
-    profiler.stop()
-    print(profiler.output_text(unicode=False, color=False, show_all=False))
-
-
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--seconds", type=float, default=2.0, help="seconds per line (default 2)")
-    parser.add_argument("--pyinstrument", action="store_true", help="profile the 503")
-    args = parser.parse_args()
-    if not 0.1 <= args.seconds <= 30:
-        parser.error("--seconds between 0.1 and 30")
-    return asyncio.run(run(args))
+    return asyncio.run(run(arguments(__doc__, profile_help="profile the 503")))
 
 
 if __name__ == "__main__":

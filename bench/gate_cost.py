@@ -44,7 +44,6 @@ from pathlib import Path
 
 import httpx
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -62,8 +61,8 @@ from bench._common import (
     uvicorn_server,
     wrk,
 )
-from pitstop.app import build_runtime
-from pitstop.availability.gate import Gate, GatedStarlette
+from pitstop.app import build_runtime, maintenance_gate
+from pitstop.availability.gate import GatedStarlette
 from pitstop.clock import SystemClock
 from pitstop.settings import Settings
 
@@ -111,15 +110,7 @@ async def gate_us_in_process(
 
         alone_app = Starlette(routes=[Route(path, Trivial())])
         gated_app = GatedStarlette(routes=alone_app.routes)
-        gated_app.gate = Middleware(
-            Gate,
-            state=rt.maintenance,
-            clock=rt.clock,
-            tokens=rt.tokens,
-            bypass=rt.bypass,
-            retry=rt.retry_policy,
-            public_url=rt.settings.public_url,
-        )
+        gated_app.gate = maintenance_gate(rt)
         scope: Scope = {
             "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
             "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(),

@@ -29,8 +29,16 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
+from bench._breakdown import (
+    arguments,
+    asgi_call,
+    http_scope,
+    per_call_us,
+    print_rows,
+    profile,
+)
 from bench._common import prepare
 from pitstop.accounts import scopes
 from pitstop.accounts.auth import authenticate
@@ -45,73 +53,6 @@ from pitstop.sim.fleet import CarCredential, build_model
 VIN = "5YJ3BENCH00000001"
 PATH = f"/api/1/vehicles/{VIN}/vehicle_data"
 ROUTE = "/api/1/vehicles/{key}/vehicle_data"
-
-
-def http_scope(path: str, token: str, query: bytes = b"") -> Scope:
-    """A scope like uvicorn's for `GET path?query` with a bearer token."""
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "server": ("127.0.0.1", 8000),
-        "client": ("127.0.0.1", 40000),
-        "scheme": "http",
-        "method": "GET",
-        "root_path": "",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query,
-        "headers": [
-            (b"host", b"127.0.0.1:8000"),
-            (b"authorization", f"Bearer {token}".encode()),
-        ],
-        "state": {},
-    }
-
-
-async def _receive() -> Message:
-    return {"type": "http.request", "body": b"", "more_body": False}
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.status = 0
-        self.body = b""
-
-    async def send(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            self.status = message["status"]
-        else:
-            self.body = message.get("body", b"")
-
-
-async def per_call_us(
-    call: Callable[[], Awaitable[Any]], *, seconds: float, repeats: int = 5
-) -> float:
-    """Median over `repeats` of the microseconds per awaited `call()`."""
-    results = []
-    for _ in range(repeats):
-        n = 0
-        start = time.perf_counter()
-        deadline = start + seconds / repeats
-        while True:
-            for _ in range(200):
-                await call()
-            n += 200
-            now = time.perf_counter()
-            if now >= deadline:
-                break
-        results.append((now - start) / n * 1e6)
-    return statistics.median(results)
-
-
-def asgi_call(app: ASGIApp, scope: Scope) -> tuple[Callable[[], Awaitable[None]], Recorder]:
-    recorder = Recorder()
-
-    async def call() -> None:
-        await app(dict(scope), _receive, recorder.send)
-
-    return call, recorder
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -224,43 +165,19 @@ async def measure(
     base = 0.0
     rows = []
     for name, call in lines:
-        us = await per_call_us(call, seconds=args.seconds)
+        us = statistics.median(await per_call_us(call, seconds=args.seconds, repeats=5))
         if call is nothing:
             base = us
         rows.append((name, us - base))
     paths = [getattr(r, "path", "") for r in app.routes]
     print(f"route table: {len(paths)} routes; vehicle_data is number {paths.index(ROUTE) + 1}")
-    print(f"{'what':62} µs/request")
-    for name, us in rows:
-        print(f"{name:62} {us:8.2f}")
+    print_rows(rows)
     if args.pyinstrument:
         await profile(check, seconds=max(args.seconds, 3.0))
 
 
-async def profile(call: Callable[[], Awaitable[Any]], *, seconds: float) -> None:
-    try:
-        from pyinstrument import Profiler
-    except ImportError:
-        print("--pyinstrument needs pyinstrument (a dev dependency: uv sync)", file=sys.stderr)
-        return
-    profiler = Profiler(interval=0.0001, async_mode="disabled")
-    profiler.start()
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        for _ in range(200):
-            await call()
-    profiler.stop()
-    print(profiler.output_text(unicode=False, color=False, show_all=False))
-
-
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--seconds", type=float, default=2.0, help="seconds per line (default 2)")
-    parser.add_argument("--pyinstrument", action="store_true", help="profile the Pitstop loop")
-    args = parser.parse_args()
-    if not 0.1 <= args.seconds <= 30:
-        parser.error("--seconds between 0.1 and 30")
-    return asyncio.run(run(args))
+    return asyncio.run(run(arguments(__doc__, profile_help="profile the Pitstop loop")))
 
 
 if __name__ == "__main__":

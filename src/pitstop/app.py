@@ -125,6 +125,19 @@ def build_runtime(settings: Settings, clock: Clock) -> Runtime:
     )
 
 
+def maintenance_gate(rt: Runtime) -> Middleware:
+    """The gate over `rt`'s maintenance state, as `GatedStarlette.gate` takes it."""
+    return Middleware(
+        Gate,
+        state=rt.maintenance,
+        clock=rt.clock,
+        tokens=rt.tokens,
+        bypass=rt.bypass,
+        retry=rt.retry_policy,
+        public_url=rt.settings.public_url,
+    )
+
+
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     rt = build_runtime(settings, clock or SystemClock())
@@ -231,15 +244,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         lifespan=lifespan,
     )
     # In front of Starlette's own stack, error middleware included: see GatedStarlette.
-    app.gate = Middleware(
-        Gate,
-        state=rt.maintenance,
-        clock=rt.clock,
-        tokens=rt.tokens,
-        bypass=rt.bypass,
-        retry=rt.retry_policy,
-        public_url=settings.public_url,
-    )
+    app.gate = maintenance_gate(rt)
     app.state.runtime = rt
     app.state.announcer = announcer
     app.state.service_reminders = service_reminders

@@ -61,6 +61,18 @@ async def service() -> AsyncIterator[PushService]:
     await s.stop()
 
 
+async def push_capable(page: Page, world: World, endpoint: str) -> Browser:
+    """The page may show notifications, and its push registration hands out `endpoint` with
+    the keys of the returned Browser (which decrypts what is sent there)."""
+    keys = Browser()
+    await page.context.grant_permissions(["notifications"], origin=world.url)
+    sub = keys.subscription(endpoint)["keys"]
+    await page.add_init_script(
+        f"({PUSH_MANAGER})({json.dumps([endpoint, sub['p256dh'], sub['auth']])})"
+    )
+    return keys
+
+
 async def worker(page: Page) -> Worker:
     for _ in range(100):
         if page.context.service_workers:
@@ -95,15 +107,10 @@ async def shown(sw: Worker) -> list[dict[str, str]]:
 async def test_turn_on_push_get_a_test_and_an_alert_shown_by_the_service_worker_turn_off(
     world: World, page: Page, service: PushService, tmp_path: Path
 ) -> None:
-    keys = Browser()
     account = await world.account("pia@example.com")
-    await page.context.grant_permissions(["notifications"], origin=world.url)
     await page.add_init_script(f"localStorage.setItem('pitstop.app.tuning', '{TUNING}')")
     endpoint = service.endpoint("pia-phone")
-    sub = keys.subscription(endpoint)["keys"]
-    await page.add_init_script(
-        f"({PUSH_MANAGER})({json.dumps([endpoint, sub['p256dh'], sub['auth']])})"
-    )
+    keys = await push_capable(page, world, endpoint)
     await sign_in(page, world.url, account.user.email, account.password)
     await page.get_by_role("link", name="Settings").click()
     state = page.locator("#push-state")
@@ -171,14 +178,8 @@ async def test_turn_on_push_get_a_test_and_an_alert_shown_by_the_service_worker_
 async def test_push_turned_off_from_another_device_shows_off_here(
     world: World, page: Page, service: PushService
 ) -> None:
-    keys = Browser()
     account = await world.account("pia@example.com")
-    await page.context.grant_permissions(["notifications"], origin=world.url)
-    endpoint = service.endpoint("old-tablet")
-    sub = keys.subscription(endpoint)["keys"]
-    await page.add_init_script(
-        f"({PUSH_MANAGER})({json.dumps([endpoint, sub['p256dh'], sub['auth']])})"
-    )
+    await push_capable(page, world, service.endpoint("old-tablet"))
     other = await world.rt.notify.push_subscriptions.subscribe(
         account.user.id, service.endpoint("phone"), **Browser().subscription("x")["keys"]
     )
@@ -208,14 +209,8 @@ async def test_signing_out_stops_push_to_this_browser(
     world: World, page: Page, service: PushService
 ) -> None:
     """The next person to use this browser must not get the last owner's notifications."""
-    keys = Browser()
     account = await world.account("pia@example.com")
-    await page.context.grant_permissions(["notifications"], origin=world.url)
-    endpoint = service.endpoint("shared-laptop")
-    sub = keys.subscription(endpoint)["keys"]
-    await page.add_init_script(
-        f"({PUSH_MANAGER})({json.dumps([endpoint, sub['p256dh'], sub['auth']])})"
-    )
+    await push_capable(page, world, service.endpoint("shared-laptop"))
     await sign_in(page, world.url, account.user.email, account.password)
     await page.get_by_role("link", name="Settings").click()
     await page.get_by_role("button", name="Turn on push notifications").click()

@@ -22,12 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pitstop.availability.windows import iso
 from pitstop.clock import Clock
-from pitstop.notify.destinations import Pinned, PrivateDestination, pinned
+from pitstop.notify.destinations import Pinned
 from pitstop.notify.outcomes import Delivered, Message, Outcome, Permanent, RetryLater
 from pitstop.notify.push_subscriptions import PushSubscriptions
 from pitstop.notify.topics import PUSH
 from pitstop.notify.vapid import VapidKey
-from pitstop.notify.webhook import retry_after, transport_failure
+from pitstop.notify.webhook import destination, http_client, retry_after, transport_failure
 
 USER_AGENT = "Pitstop-Push/1"
 GONE = frozenset({404, 410})
@@ -95,12 +95,7 @@ class PushChannel:
         self.vapid = vapid
         self.clock = clock
         self.ttl = ttl
-        self.http = httpx.AsyncClient(
-            transport=transport,
-            timeout=timeout,
-            follow_redirects=False,
-            headers={"User-Agent": USER_AGENT},
-        )
+        self.http = http_client(USER_AGENT, transport, timeout)
 
     async def recipients(self, conn: AsyncConnection, user_ids: list[int]) -> list[tuple[int, str]]:
         return await self.subscriptions.for_users(conn, user_ids)
@@ -120,14 +115,11 @@ class PushChannel:
             "ttl": str(self.ttl),
             "urgency": "normal",
         }
-        target = Pinned(keys.endpoint, {}, {})
-        if not self.allow_private:
-            try:
-                target = await pinned(keys.endpoint)
-            except PrivateDestination as exc:
-                return Permanent(str(exc))
-            except OSError as exc:
-                return RetryLater(f"could not resolve the push service's host: {exc}")
+        target = await destination(
+            keys.endpoint, allow_private=self.allow_private, receiver="the push service"
+        )
+        if not isinstance(target, Pinned):
+            return target
         headers.update(target.headers)
         try:
             response = await self.http.post(

@@ -55,6 +55,32 @@ def transport_failure(exc: Exception, *, receiver: str, url: str) -> Outcome:
     raise exc
 
 
+def http_client(
+    user_agent: str, transport: httpx.AsyncBaseTransport | None, timeout: float
+) -> httpx.AsyncClient:
+    """The HTTP client of a channel that posts to owners' receivers (webhooks, push
+    services): redirects are never followed, as they could lead anywhere."""
+    return httpx.AsyncClient(
+        transport=transport,
+        timeout=timeout,
+        follow_redirects=False,
+        headers={"User-Agent": user_agent},
+    )
+
+
+async def destination(url: str, *, allow_private: bool, receiver: str) -> Pinned | Outcome:
+    """Where to post `url`: as it is where private destinations are allowed; else bound to the
+    address checked to be public (destinations.pinned), or the outcome that refuses it."""
+    if allow_private:
+        return Pinned(url, {}, {})
+    try:
+        return await pinned(url)
+    except PrivateDestination as exc:
+        return Permanent(str(exc))
+    except OSError as exc:
+        return RetryLater(f"could not resolve {receiver}'s host: {exc}")
+
+
 def classify(response: httpx.Response | None, exc: Exception | None, now: datetime) -> Outcome:
     """The one place HTTP answers and transport failures become outcomes."""
     if exc is not None:
@@ -102,12 +128,7 @@ class WebhookChannel:
         self.endpoints = endpoints
         self.clock = clock
         self.allow_private = allow_private
-        self.http = httpx.AsyncClient(
-            transport=transport,
-            timeout=timeout,
-            follow_redirects=False,
-            headers={"User-Agent": USER_AGENT},
-        )
+        self.http = http_client(USER_AGENT, transport, timeout)
 
     async def recipients(self, conn: AsyncConnection, user_ids: list[int]) -> list[tuple[int, str]]:
         return await self.endpoints.for_users(conn, user_ids)
@@ -119,14 +140,11 @@ class WebhookChannel:
         endpoint, secrets = found
         if not endpoint.enabled:
             return Permanent("the webhook endpoint is disabled")
-        target = Pinned(endpoint.url, {}, {})
-        if not self.allow_private:
-            try:
-                target = await pinned(endpoint.url)
-            except PrivateDestination as exc:
-                return Permanent(str(exc))
-            except OSError as exc:
-                return RetryLater(f"could not resolve the endpoint's host: {exc}")
+        target = await destination(
+            endpoint.url, allow_private=self.allow_private, receiver="the endpoint"
+        )
+        if not isinstance(target, Pinned):
+            return target
         body = payload(message)
         timestamp = math.floor(self.clock.timestamp())
         headers = signing.headers(secrets, message.key, timestamp, body)
