@@ -99,31 +99,24 @@ _AnswerKey = tuple[bool, bytes, bytes | None, object, str]
 
 
 class _Asked:
-    """The request headers the closed path reads (the first of each), found in one pass."""
+    """The request headers the closed path reads (the first of each), as `Gate.__call__`
+    found them in its one pass over the headers."""
 
     __slots__ = ("accept", "authorization", "cookie", "host", "user_agent")
 
-    def __init__(self, scope: Scope) -> None:
-        self.accept: bytes | None = None
-        self.authorization: bytes | None = None
-        self.cookie: bytes | None = None
-        self.host: bytes | None = None
-        self.user_agent: bytes | None = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                if self.authorization is None:
-                    self.authorization = value
-            elif name == b"cookie":
-                if self.cookie is None:
-                    self.cookie = value
-            elif name == b"accept":
-                if self.accept is None:
-                    self.accept = value
-            elif name == b"host":
-                if self.host is None:
-                    self.host = value
-            elif name == b"user-agent" and self.user_agent is None:
-                self.user_agent = value
+    def __init__(
+        self,
+        authorization: bytes | None,
+        cookie: bytes | None,
+        accept: bytes | None,
+        host: bytes | None,
+        user_agent: bytes | None,
+    ) -> None:
+        self.authorization = authorization
+        self.cookie = cookie
+        self.accept = accept
+        self.host = host
+        self.user_agent = user_agent
 
 
 class _Client:
@@ -298,7 +291,8 @@ class Gate:
         ):
             refusal, start = client.refusal, client.start
         else:
-            decided = await self._decide(scope, window, now_ts)
+            asked = _Asked(auth, cookie, accept, host, agent)
+            decided = await self._decide(scope, window, now_ts, asked)
             if decided is None:
                 await self.app(scope, receive, _with_header(send, BYPASS_HEADER))
                 return
@@ -310,11 +304,10 @@ class Gate:
             await _refuse_websocket(scope, receive, send, start["headers"], refusal.payload)
 
     async def _decide(
-        self, scope: Scope, window: MaintenanceWindow, now_ts: float
+        self, scope: Scope, window: MaintenanceWindow, now_ts: float, asked: _Asked
     ) -> tuple[_Answer, Message] | None:
         """Whether a request `window` closes may pass (None), else its 503 answer and start
         message, remembered in the client's memo until its Retry-After changes."""
-        asked = _Asked(scope)
         client = self._client(scope, asked)
         token = client.token
         may_pass: bool | None = False
